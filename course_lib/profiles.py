@@ -1,0 +1,50 @@
+"""The ONE table of every notebook's budget per profile.
+
+Each notebook calls ``course_lib.setup("NN_name")`` and reads every size it uses from the returned
+run (``run.n_train``, ``run.epochs``...), so this file is the only place where a notebook's scale is
+set. Profiles:
+
+- ``ci``:  what CI runs: offline data, 2 CPU cores, about a minute per notebook, still showing the lesson.
+- ``cpu``: a student's laptop: offline data, a few minutes per notebook, clearer results.
+- ``gpu``: the real course on one GPU (Colab or a workstation): real datasets at recipe scale.
+"""
+from __future__ import annotations
+
+PROFILES: tuple[str, ...] = ("ci", "cpu", "gpu")
+
+# Keys every image notebook's row carries; each value is read in the notebook as ``run.<key>``.
+#   dataset       image set: "shapes" | "digits" | "cifar10" | "stl10" | "auto" (real data, offline fallback)
+#   n_train/test  examples used (None: the whole split)
+#   image_size    side in pixels the images are resized to
+#   epochs        pretext-training epochs; time_budget_s stops training earlier if reached
+#   batch_size, lr, width (encoder channels)
+#   expected_min  minutes the whole notebook takes in this profile (shown in the banner)
+_TOUR_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, epochs=8,
+                batch_size=128, lr=2e-3, width=32, time_budget_s=40.0, expected_min=1.2)
+
+BUDGETS: dict[str, dict[str, dict]] = {
+    "00_tour": {
+        "ci": _TOUR_CI,
+        "cpu": {**_TOUR_CI, "n_train": 5000, "n_test": 2000, "epochs": 15, "time_budget_s": 240.0,
+                "expected_min": 5.0},
+        "gpu": {**_TOUR_CI, "dataset": "auto", "n_train": None, "n_test": None, "epochs": 30,
+                "batch_size": 512, "width": 64, "time_budget_s": 900.0, "expected_min": 15.0},
+    },
+    "00_pretext_warmup": {
+        "ci": {**_TOUR_CI, "expected_min": 1.2},
+        "cpu": {**_TOUR_CI, "n_train": 5000, "n_test": 2000, "epochs": 15, "time_budget_s": 240.0,
+                "expected_min": 5.0},
+        "gpu": {**_TOUR_CI, "dataset": "auto", "n_train": 20000, "n_test": 5000, "epochs": 20,
+                "batch_size": 512, "width": 64, "time_budget_s": 600.0, "expected_min": 10.0},
+    },
+}
+
+
+def budget(notebook: str, profile: str) -> dict:
+    """Return a copy of one notebook's budget row; clear errors for unknown names."""
+    if notebook not in BUDGETS:
+        raise ValueError(f"unknown notebook {notebook!r}; valid names: {', '.join(sorted(BUDGETS))}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)} "
+                         "(set COURSE_PROFILE or pass profile=)")
+    return dict(BUDGETS[notebook][profile])

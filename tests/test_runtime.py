@@ -1,0 +1,72 @@
+"""setup(): profile choice, seeding, budgets as attributes, the banner, and clear errors."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import course_lib
+from course_lib import profiles, runtime
+
+
+def test_ci_profile_banner(capsys: pytest.CaptureFixture[str]) -> None:
+    run = course_lib.setup("00_tour")
+    line = capsys.readouterr().out.splitlines()[0]
+    assert run.profile == "ci" and run.dataset == "shapes" and run.device.type in ("cpu", "cuda")
+    for part in ("00_tour", "profile=ci", "COURSE_PROFILE", f"device={run.device}", "dataset=shapes", "min"):
+        assert part in line
+
+
+def test_budget_keys_are_attributes() -> None:
+    run = course_lib.setup("00_tour", quiet=True)
+    assert run.n_train == run.budget["n_train"] > 0
+    with pytest.raises(AttributeError, match="n_train"):
+        run.no_such_setting
+    with pytest.raises(TypeError):
+        run.budget["epochs"] = 10**6  # read-only: notebooks cannot silently change the table
+
+
+def test_seeds_make_runs_repeatable() -> None:
+    course_lib.setup("00_tour", seed=3, quiet=True)
+    a = torch.rand(4)
+    course_lib.setup("00_tour", seed=3, quiet=True)
+    assert torch.equal(a, torch.rand(4))
+
+
+def test_unknown_profile_lists_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURSE_PROFILE", "tpu")
+    with pytest.raises(ValueError, match="ci, cpu, gpu"):
+        course_lib.setup("00_tour")
+
+
+def test_unknown_notebook_lists_valid() -> None:
+    with pytest.raises(ValueError, match="00_tour"):
+        course_lib.setup("99_nothing")
+
+
+def test_default_profile_follows_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COURSE_PROFILE")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert runtime.pick_profile() == ("cpu", "no CUDA")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert runtime.pick_profile()[0] == "gpu"
+    monkeypatch.setenv("COURSE_PROFILE", "CI")
+    assert runtime.pick_profile()[0] == "ci"
+
+
+def test_auto_dataset_falls_back_offline_and_says_so(tmp_cache, monkeypatch, capsys) -> None:
+    from course_lib.data import images
+
+    # Point the real loader at a closed local port: the same failure as no network, but instant.
+    monkeypatch.setattr(images, "CIFAR10_URL", "http://127.0.0.1:9/cifar-10-python.tar.gz", raising=False)
+    run = course_lib.setup("00_tour", profile="gpu")
+    out = capsys.readouterr().out
+    assert run.dataset == "shapes"
+    assert "note" in out and "cifar" in out.lower()
+
+
+def test_table_is_complete() -> None:
+    for name, rows in profiles.BUDGETS.items():
+        assert set(rows) == set(profiles.PROFILES), name
+        keys = {frozenset(row) for row in rows.values()}
+        assert len(keys) == 1, f"{name}: every profile must set the same keys"
+        assert rows["ci"]["expected_min"] <= 2.0, f"{name}: ci notebooks budget about a minute"
