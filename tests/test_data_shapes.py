@@ -1,0 +1,53 @@
+"""The offline 'shapes' set: fast, deterministic, balanced, upright, cached."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from course_lib.data import shapes
+
+
+def test_fast_balanced_and_deterministic():
+    start = time.perf_counter()
+    x, y = shapes.make_shapes(3000, 32, seed=0)
+    seconds = time.perf_counter() - start
+    assert seconds < 5.0, f"3000 shapes took {seconds:.1f} s"
+    assert x.shape == (3000, 32, 32, 3) and x.dtype == np.uint8 and y.dtype == np.int64
+    assert np.bincount(y, minlength=10).tolist() == [300] * 10
+    x2, y2 = shapes.make_shapes(300, 32, seed=0)  # same seed: same images, any n
+    x3, y3 = shapes.make_shapes(300, 32, seed=0)
+    assert np.array_equal(x2, x3) and np.array_equal(y2, y3)
+    assert not np.array_equal(x2, shapes.make_shapes(300, 32, seed=1)[0])
+
+
+def test_has_an_upright():
+    # The background is lighter at the top in every image: a 180-degree turn is detectable.
+    x, _ = shapes.make_shapes(500, 32, seed=3)
+    grey = x.astype(np.float32).mean(axis=3)  # (N, H, W)
+    top, bottom = grey[:, :4].mean(axis=(1, 2)), grey[:, -4:].mean(axis=(1, 2))
+    assert (top > bottom).mean() > 0.95
+
+
+def test_classes_differ():
+    x, y = shapes.make_shapes(200, 32, seed=0)
+    # Mean image per class differs between classes (the shapes are not all the same blob).
+    means = np.stack([x[y == c].astype(np.float32).mean(0) for c in range(10)])
+    gaps = [np.abs(means[a] - means[b]).mean() for a in range(10) for b in range(a + 1, 10)]
+    assert min(gaps) > 1.0
+
+
+def test_other_sizes_and_odd_counts():
+    x, y = shapes.make_shapes(13, 64, seed=0)
+    assert x.shape == (13, 64, 64, 3) and np.bincount(y).max() - np.bincount(y).min() <= 1
+
+
+def test_cache_written_atomically_and_reused(tmp_cache):
+    x, y = shapes.cached_shapes(50, 32, seed=5)
+    files = [p.name for p in tmp_cache.iterdir()]
+    assert files == [f"shapes_v{shapes.VERSION}_n50_s32_seed5.npz"]
+    x2, y2 = shapes.cached_shapes(50, 32, seed=5)
+    assert np.array_equal(x, x2) and np.array_equal(y, y2)
+    (tmp_cache / files[0]).write_bytes(b"garbage")  # a broken cache file is regenerated
+    x3, _ = shapes.cached_shapes(50, 32, seed=5)
+    assert np.array_equal(x, x3)
