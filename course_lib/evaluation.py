@@ -1,0 +1,143 @@
+"""The one evaluation API of the course: embed images, then score the features with a linear probe or kNN."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _features(z, name: str) -> torch.Tensor:
+    """Check that z is a 2-D array of features and return it as a float32 CPU tensor."""
+    z = torch.as_tensor(z).detach().cpu()
+    if z.dim() != 2:
+        raise ValueError(f"{name} must have shape (N, D), got {tuple(z.shape)}; "
+                         "flatten the features first, e.g. z.flatten(1)")
+    if not z.is_floating_point():
+        z = z.float()
+    if not torch.isfinite(z).all():
+        raise ValueError(f"{name} contains NaN or inf; the encoder that produced it has diverged")
+    return z.float()
+
+
+def _labels(y, n: int, name: str) -> torch.Tensor:
+    """Check that y is a 1-D integer label vector of length n and return it as a long CPU tensor."""
+    y = torch.as_tensor(y).detach().cpu()
+    if y.dim() != 1 or len(y) != n:
+        raise ValueError(f"{name} must have shape ({n},) to match its features, got {tuple(y.shape)}")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer class indices, got dtype {y.dtype}; "
+                        "use y.long() if the values are whole numbers")
+    if n and y.min() < 0:
+        raise ValueError(f"{name} has negative labels; class indices must be 0, 1, 2, ...")
+    return y.long()
+
+
+def _check_pair(z_train, y_train, z_test, y_test) -> tuple[torch.Tensor, ...]:
+    """Validate a train/test split of features and labels; return them as CPU tensors."""
+    z_train, z_test = _features(z_train, "z_train"), _features(z_test, "z_test")
+    if z_train.shape[1] != z_test.shape[1]:
+        raise ValueError(f"z_train has {z_train.shape[1]} features but z_test has {z_test.shape[1]}; "
+                         "embed both with the same encoder")
+    if len(z_train) == 0 or len(z_test) == 0:
+        raise ValueError("z_train and z_test must both hold at least one example")
+    y_train = _labels(y_train, len(z_train), "y_train")
+    y_test = _labels(y_test, len(z_test), "y_test")
+    return z_train, y_train, z_test, y_test
+
+
+@torch.no_grad()
+def embed(encoder: nn.Module, x: torch.Tensor, *, batch_size: int = 512,
+          device: torch.device | str | None = None) -> torch.Tensor:
+    """Encode x in batches with the encoder in eval mode; return the features as a CPU tensor (N, D)."""
+    if device is None:
+        param = next(encoder.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+    was_training = encoder.training
+    encoder.eval()  # BatchNorm uses its running statistics, dropout is off
+    try:
+        chunks = [encoder(x[i:i + batch_size].to(device)).float().cpu()
+                  for i in range(0, len(x), batch_size)]
+    finally:
+        encoder.train(was_training)
+    if not chunks:
+        raise ValueError("embed() got an empty input; pass at least one example")
+    z = torch.cat(chunks)  # (N, D)
+    if z.dim() != 2:
+        raise ValueError(f"the encoder returned features of shape {tuple(z.shape[1:])} per example; "
+                         "embed() expects one vector per example (add a pooling + flatten)")
+    return z
+
+
+def linear_probe(z_train, y_train, z_test, y_test, *, epochs: int = 100, lr: float = 1.0,
+                 weight_decay: float = 1e-4, seed: int = 0) -> float:
+    """Fit multinomial logistic regression on frozen features (full-batch L-BFGS); return test accuracy."""
+    z_train, y_train, z_test, y_test = _check_pair(z_train, y_train, z_test, y_test)
+    # Standardise with the training statistics only, so the test set never leaks into the probe.
+    mean, std = z_train.mean(0), z_train.std(0, unbiased=False).clamp_min(1e-6)
+    z_train, z_test = (z_train - mean) / std, (z_test - mean) / std  # (N, D)
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+
+    generator = torch.Generator().manual_seed(seed)
+    probe = nn.Linear(z_train.shape[1], n_classes)
+    with torch.no_grad():  # small random start: the seed then fully fixes the result
+        probe.weight.normal_(0.0, 0.01, generator=generator)
+        probe.bias.zero_()
+    # Full-batch L-BFGS: deterministic, no batch size or schedule to tune, converges in ~100 steps.
+    opt = torch.optim.LBFGS(probe.parameters(), lr=lr, max_iter=epochs, history_size=20,
+                            line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = F.cross_entropy(probe(z_train), y_train) + weight_decay / 2 * probe.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    with torch.no_grad():
+        pred = probe(z_test).argmax(1)  # (N_test,)
+    return (pred == y_test).float().mean().item()
+
+
+@torch.no_grad()
+def knn(z_train, y_train, z_test, y_test, *, k: int = 20, temperature: float = 0.07,
+        batch_size: int = 1024) -> float:
+    """Cosine-similarity kNN with a similarity-weighted vote (weight exp(s / temperature)); return accuracy."""
+    z_train, y_train, z_test, y_test = _check_pair(z_train, y_train, z_test, y_test)
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    k = min(k, len(z_train))
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    z_train, z_test = F.normalize(z_train, dim=1), F.normalize(z_test, dim=1)
+    correct = 0
+    # Batches of test points keep the similarity matrix at batch_size x N_train, not N_test x N_train.
+    for i in range(0, len(z_test), batch_size):
+        sim = z_test[i:i + batch_size] @ z_train.T           # (b, N_train) cosine similarities
+        top_sim, top_idx = sim.topk(k, dim=1)                 # (b, k)
+        weights = (top_sim / temperature).exp()               # closer neighbours count more (Wu et al. 2018)
+        votes = torch.zeros(len(sim), n_classes)
+        votes.scatter_add_(1, y_train[top_idx], weights)      # (b, n_classes)
+        correct += (votes.argmax(1) == y_test[i:i + batch_size]).sum().item()
+    return correct / len(z_test)
+
+
+def tsne(z, *, perplexity: float = 30.0, seed: int = 0) -> np.ndarray:
+    """Project features (N, D) to 2-D with scikit-learn's t-SNE (PCA initialisation); return (N, 2)."""
+    from sklearn.manifold import TSNE  # imported here: it is slow to import and only some cells need it
+
+    z = _features(z, "z").numpy()
+    n = len(z)
+    if n < 4 or z.shape[1] < 2:
+        raise ValueError(f"t-SNE needs at least 4 examples with at least 2 features, got shape {z.shape}")
+    if perplexity >= n:
+        # Perplexity is roughly the number of neighbours each point attends to; it must stay below N.
+        new = max(1.0, (n - 1) / 3)
+        warnings.warn(f"perplexity={perplexity} is not below the number of points ({n}); "
+                      f"using perplexity={new:.1f} instead", stacklevel=2)
+        perplexity = new
+    model = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
+                 random_state=seed)
+    return model.fit_transform(z).astype(np.float32)

@@ -1,0 +1,1 @@
+"""Vision building blocks: encoders and pretext tasks (import the submodules explicitly)."""

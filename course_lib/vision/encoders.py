@@ -1,0 +1,72 @@
+"""Image encoders: a small CNN that trains on a laptop CPU, and a CIFAR-style ResNet-18."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
+    """conv3x3 -> BatchNorm -> ReLU; stride 2 halves the spatial size."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ConvEncoder(nn.Module):
+    """Four conv-BN-ReLU blocks and a global average pool: (B, C, H, W) -> (B, 8 * width); fast on a CPU."""
+
+    def __init__(self, width: int = 32, in_channels: int = 3) -> None:
+        super().__init__()
+        if width < 1 or in_channels < 1:
+            raise ValueError(f"width and in_channels must be positive, got width={width}, "
+                             f"in_channels={in_channels}")
+        w = width
+        # The first block already strides by 2: a full-resolution block costs 3x the whole rest
+        # of the network on a CPU. Channels double while the image halves, so blocks cost alike.
+        self.features = nn.Sequential(
+            _block(in_channels, w, stride=2),  # (B, w, H/2, W/2)
+            _block(w, 2 * w, stride=2),        # (B, 2w, H/4, W/4)
+            _block(2 * w, 4 * w, stride=2),    # (B, 4w, H/8, W/8)
+            _block(4 * w, 8 * w, stride=1),    # (B, 8w, H/8, W/8)
+        )
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dim = 8 * w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Encode a batch of images into one feature vector each."""
+        h = self.features(x)            # (B, 8w, H/8, W/8)
+        return self.pool(h).flatten(1)  # (B, 8w)
+
+
+class ResNet18Encoder(nn.Module):
+    """torchvision's ResNet-18 adapted to 32x32 inputs (3x3 stem, no max-pool): (B, 3, H, W) -> (B, 512)."""
+
+    def __init__(self, in_channels: int = 3) -> None:
+        super().__init__()
+        from torchvision.models import resnet18  # imported here: only later notebooks need it
+
+        net = resnet18(weights=None)
+        # The ImageNet stem (7x7 stride 2 + max-pool) would shrink a 32x32 image to 8x8 at once.
+        net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        net.maxpool = nn.Identity()
+        net.fc = nn.Identity()
+        self.net = net
+        self.dim = 512
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Encode a batch of images into 512-d feature vectors."""
+        return self.net(x)  # (B, 512)
+
+
+ENCODERS = ("convnet", "resnet18")
+
+
+def make_encoder(name: str, **kw) -> nn.Module:
+    """Build an encoder by name ("convnet" or "resnet18"); keyword arguments go to its constructor."""
+    if name == "convnet":
+        return ConvEncoder(**kw)
+    if name == "resnet18":
+        return ResNet18Encoder(**kw)
+    raise ValueError(f"unknown encoder {name!r}; valid names are {', '.join(ENCODERS)}")

@@ -1,0 +1,71 @@
+"""Tests for course_lib.evaluation: probes score separable data high, random labels at chance."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from course_lib import evaluation
+
+
+def _blobs(n: int, d: int = 16, c: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """c well-separated Gaussian blobs in d dimensions."""
+    g = torch.Generator().manual_seed(seed)
+    centers = 5.0 * torch.randn(c, d, generator=g)
+    y = torch.randint(0, c, (n,), generator=g)
+    return centers[y] + torch.randn(n, d, generator=g), y
+
+
+@pytest.fixture(scope="module")
+def split():
+    z, y = _blobs(1200)
+    y_random = torch.randint(0, 4, (1200,), generator=torch.Generator().manual_seed(1))
+    return z[:800], y[:800], z[800:], y[800:], y_random[:800], y_random[800:]
+
+
+def test_linear_probe_separable_and_random(split):
+    z_tr, y_tr, z_te, y_te, r_tr, r_te = split
+    assert evaluation.linear_probe(z_tr, y_tr, z_te, y_te) > 0.98
+    assert abs(evaluation.linear_probe(z_tr, r_tr, z_te, r_te) - 0.25) < 0.1
+    # deterministic
+    assert evaluation.linear_probe(z_tr, y_tr, z_te, y_te) == evaluation.linear_probe(z_tr, y_tr, z_te, y_te)
+
+
+def test_knn_separable_and_random(split):
+    z_tr, y_tr, z_te, y_te, r_tr, r_te = split
+    assert evaluation.knn(z_tr, y_tr, z_te, y_te, k=10) > 0.98
+    assert abs(evaluation.knn(z_tr, r_tr, z_te, r_te, k=10) - 0.25) < 0.1
+    # batching must not change the answer; k larger than N_train is clamped
+    assert evaluation.knn(z_tr, y_tr, z_te, y_te, batch_size=7) == evaluation.knn(z_tr, y_tr, z_te, y_te)
+    assert 0.0 <= evaluation.knn(z_tr[:5], y_tr[:5], z_te, y_te, k=50) <= 1.0
+
+
+def test_bad_inputs_give_clear_errors(split):
+    z_tr, y_tr, z_te, y_te, *_ = split
+    with pytest.raises(TypeError, match="integer class indices"):
+        evaluation.linear_probe(z_tr, y_tr.float(), z_te, y_te)
+    with pytest.raises(ValueError, match="shape"):
+        evaluation.knn(z_tr, y_tr[:10], z_te, y_te)
+    with pytest.raises(ValueError, match="same encoder"):
+        evaluation.linear_probe(z_tr, y_tr, z_te[:, :3], y_te)
+    with pytest.raises(ValueError, match=r"\(N, D\)"):
+        evaluation.knn(z_tr[:, :, None], y_tr, z_te, y_te)
+
+
+def test_embed_restores_mode_and_batches():
+    net = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5), nn.Dropout(0.5))
+    x = torch.randn(37, 3)
+    net.train()
+    z = evaluation.embed(net, x, batch_size=8)
+    assert net.training and z.shape == (37, 5) and z.device.type == "cpu" and not z.requires_grad
+    net.eval()
+    assert torch.allclose(z, net(x), atol=1e-6)  # eval mode was used: no dropout, running BN stats
+    evaluation.embed(net, x)
+    assert not net.training
+
+
+def test_tsne_shape_and_perplexity_clamp():
+    z, _ = _blobs(40)
+    out = evaluation.tsne(z, perplexity=5.0)
+    assert isinstance(out, np.ndarray) and out.shape == (40, 2)
+    with pytest.warns(UserWarning, match="perplexity"):
+        evaluation.tsne(z[:10], perplexity=30.0)
