@@ -1,0 +1,9 @@
+"""Exercises from one source, and an autograder that fails closed.
+
+    python -m course_lib.grading assign [--check]        solutions/ -> exercises/
+    python -m course_lib.grading autograde SUBS --out OUT grade a folder of submissions
+    python -m course_lib.grading validate NOTEBOOK        student side: run the visible tests
+
+Modules: nbio (reading untrusted notebooks), assign, compose (what the grader runs), sandbox +
+worker + execute (isolated runs), score, report, autograde, validate.
+"""

@@ -1,0 +1,95 @@
+"""Turn what the grader observed into points: a test passes only if we saw it succeed.
+
+Two independent observations must agree: the kernel's execute_reply says "ok", and the
+test cell printed its per-run random nonce, which the grader appended after the test code
+(so it appears only if every line of the test ran). Anything else (an error, a timeout, a dead
+kernel, a cell that never ran, a swallowed print) scores 0 for that test.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .compose import Plan
+
+
+@dataclass
+class TestResult:
+    """One graded test cell's outcome."""
+    name: str
+    max_score: float
+    score: float
+    status: str          # passed | failed | error | timeout | not run
+    message: str
+    output: str
+    hidden: bool
+
+
+@dataclass
+class Graded:
+    """Everything the reports need about one submission."""
+    student_id: str
+    assignment: str
+    tests: list[TestResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    problem: str | None = None       # why the notebook could not be (fully) run
+    seconds: float = 0.0
+    sha256: str = ""
+
+    @property
+    def score(self) -> float:
+        """Points earned."""
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        """Points available."""
+        return sum(t.max_score for t in self.tests)
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict (the resume state stores these)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Graded":
+        """Rebuild from to_json()."""
+        d = dict(d)
+        d["tests"] = [TestResult(**t) for t in d.get("tests", [])]
+        return cls(**d)
+
+
+def _outcome(cell: dict, fatal: str | None) -> tuple[str, str]:
+    status = cell.get("status")
+    if status == "ok" and cell.get("nonce_seen"):
+        return "passed", ""
+    if status == "ok":
+        return "failed", "the test did not run to its end (its completion marker never printed)"
+    if status == "error":
+        return "failed", cell.get("error") or "the test raised an error"
+    if status == "timeout":
+        return "timeout", fatal or "the cell ran past the time limit"
+    if status == "died":
+        return "error", fatal or "the kernel died"
+    return "not run", f"not run: {fatal}" if fatal else "not run"
+
+
+def score(plan: Plan, result: dict, student_id: str, assignment: str) -> Graded:
+    """Score every test of the plan from the worker's observations."""
+    graded = Graded(student_id, assignment, notes=list(plan.notes), problem=result.get("fatal"),
+                    seconds=float(result.get("seconds", 0.0)))
+    cells = result.get("cells", [])
+    for i, step in enumerate(plan.steps):
+        cell = cells[i] if i < len(cells) else {}
+        if step.origin != "test":
+            if cell.get("status") == "error" and step.origin == "student":
+                graded.notes.append(f"one of your cells raised {cell.get('error', 'an error')[:300]}")
+            continue
+        status, message = _outcome(cell, result.get("fatal"))
+        graded.tests.append(TestResult(step.grade_id or f"test {i}", step.points,
+                                       step.points if status == "passed" else 0.0, status, message,
+                                       "" if step.hidden else str(cell.get("output", "")), step.hidden))
+    return graded
+
+
+def unrunnable(plan: Plan, student_id: str, assignment: str, reason: str) -> Graded:
+    """A submission we could not even read: every test listed, every test 0."""
+    return score(plan, {"cells": [], "fatal": reason}, student_id, assignment)
