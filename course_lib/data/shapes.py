@@ -1,9 +1,11 @@
 """``shapes``: a procedurally generated, offline image set with 10 classes.
 
 Each image is one coloured shape (random colour, position, scale and a *small* tilt) on a
-textured background that is light at the top and dark at the bottom, like sky over ground.
-The tilt stays within about +-25 degrees and the gradient always runs the same way, so images
-have an "upright", as natural photos do: that is what makes rotation prediction a real task.
+textured two-colour gradient background. The tilt stays within about +-25 degrees, so the shapes
+have an "upright" as objects in photos do (an arrow points up, a heart's tip points down): that is
+what makes rotation prediction a real task. The background's gradient and stripes run in a random
+direction in every image, so the background alone says nothing about which way is up: a network
+can only predict a rotation by looking at the shape (no shortcut).
 Rendering is vectorised numpy: each class is an inside-test on a per-image coordinate grid,
 drawn at 2x resolution and averaged down (anti-aliasing).
 """
@@ -17,7 +19,7 @@ import numpy as np
 
 from .downloads import cache_dir
 
-VERSION = 1  # bump when rendering changes, so cached arrays are regenerated
+VERSION = 2  # bump when rendering changes, so cached arrays are regenerated
 CLASSES = ["circle", "square", "triangle", "cross", "ring",
            "star", "heart", "hexagon", "crescent", "arrow"]
 MAX_TILT_DEG = 25.0
@@ -81,14 +83,17 @@ def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _backgrounds(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
-    """(N, S, S, 3) sky-over-ground gradients with faint horizontal stripes and pixel noise."""
-    t = np.linspace(0.0, 1.0, size)[None, :, None, None]  # (1, S, 1, 1): 0 top -> 1 bottom
-    top = _hsv_to_rgb(rng.uniform(0.5, 0.7, n), rng.uniform(0.1, 0.35, n), rng.uniform(0.75, 0.95, n))
-    bottom = _hsv_to_rgb(rng.uniform(0.05, 0.35, n), rng.uniform(0.2, 0.5, n), rng.uniform(0.15, 0.35, n))
-    bg = top[:, None, None, :] * (1 - t) + bottom[:, None, None, :] * t  # (N, S, S, 3)
+    """(N, S, S, 3) two-colour gradients with faint stripes and pixel noise, each in a random direction."""
+    g = np.linspace(-1.0, 1.0, size)
+    angle = rng.uniform(0.0, 2 * np.pi, (n, 1, 1))  # random direction: no global "up" in the background
+    u = np.cos(angle) * g[None, None, :] + np.sin(angle) * g[None, :, None]  # (N, S, S) in [-1.42, 1.42]
+    t = ((u / np.sqrt(2.0) + 1.0) / 2.0)[..., None]  # (N, S, S, 1) in [0, 1]
+    light = _hsv_to_rgb(rng.uniform(0.5, 0.7, n), rng.uniform(0.1, 0.35, n), rng.uniform(0.75, 0.95, n))
+    dark = _hsv_to_rgb(rng.uniform(0.05, 0.35, n), rng.uniform(0.2, 0.5, n), rng.uniform(0.15, 0.35, n))
+    bg = light[:, None, None, :] * (1 - t) + dark[:, None, None, :] * t  # (N, S, S, 3)
     freq = rng.uniform(3.0, 8.0, (n, 1, 1, 1))
     phase = rng.uniform(0.0, 2 * np.pi, (n, 1, 1, 1))
-    bg = bg + 0.04 * np.sin(2 * np.pi * freq * t + phase)  # stripes run left-right
+    bg = bg + 0.04 * np.sin(2 * np.pi * freq * t + phase)  # stripes across the gradient
     return bg + rng.normal(0.0, 0.03, (n, size, size, 1))
 
 
