@@ -15,7 +15,7 @@ class Checker:
     def check(self, name: str, test: Callable[[], str | None]) -> bool:
         """Run test(); it returns None when fine or a hint when not (or raises). Print one line."""
         try:
-            hint = "skipped (not implemented yet)" if self.missing else test()
+            hint = "skipped: the function is still a stub" if self.missing else test()
         except NotImplementedError:
             self.missing = True
             hint = "not implemented yet: replace `raise NotImplementedError()` with your code"

@@ -1,0 +1,112 @@
+"""assign is deterministic and in sync; the real exercise grades to full marks / zero; validate and
+the CLI behave. (Hostile submissions: test_grading_faults.py.)"""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from course_lib.grading import __main__ as cli
+from course_lib.grading import assign, nbio
+from course_lib.grading.autograde import autograde
+from course_lib.grading.execute import Limits
+from course_lib.grading.validate import validate
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = Path(__file__).parent / "grading_fixtures" / "source"
+
+
+def test_committed_exercises_match_a_fresh_generation() -> None:
+    assert assign.check(REPO / "solutions", REPO / "exercises") == []
+    assert cli.main(["assign", "--check"]) == 0
+
+
+def test_assign_is_deterministic_and_strips_solutions(tmp_path: Path) -> None:
+    a, b = tmp_path / "a" / "exercises", tmp_path / "b" / "exercises"
+    assign.assign(REPO / "solutions", a)
+    assign.assign(REPO / "solutions", b)
+    for path in sorted(a.glob("*.ipynb")):
+        text = path.read_text()
+        assert text == (b / path.name).read_text()
+        assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+        nb = nbio.read_notebook(path)
+        for cell in nb["cells"]:
+            if nbio.role(cell) == "solution":
+                assert "raise NotImplementedError()" in nbio.source_text(cell)
+            if nbio.role(cell) in ("test", "locked"):
+                assert nbio.meta(cell)["locked"] is True
+            if cell["cell_type"] == "code":
+                assert cell["outputs"] == [] and cell["execution_count"] is None
+        assert f"blob/main/exercises/{path.name})" in nbio.source_text(nb["cells"][0])  # badge opens it
+
+
+def test_check_reports_drift_and_cli_fails(tmp_path: Path, capsys) -> None:
+    dest = tmp_path / "ex"
+    assign.assign(TINY, dest)
+    nb = json.loads((dest / "tiny.ipynb").read_text())
+    nb["cells"][2]["source"] = ["def square(x):\n", "    return x * x"]  # someone "fixed" the exercise
+    (dest / "tiny.ipynb").write_text(json.dumps(nb))
+    (dest / "stray.ipynb").write_text("{}")
+    assert cli.main(["assign", "--check", "--source", str(TINY), "--dest", str(dest)]) == 1
+    out = capsys.readouterr().out
+    assert "tiny.ipynb" in out and "stray.ipynb has no source" in out
+
+
+def test_source_format_errors_are_clear(tmp_path: Path) -> None:
+    nb = nbio.read_notebook(TINY / "tiny.ipynb")
+    nb["cells"][3]["metadata"]["nbgrader"]["grade_id"] = "square"  # duplicate id
+    (tmp_path / "bad.ipynb").write_text(json.dumps(nb))
+    with pytest.raises(nbio.NotebookError, match="used twice"):
+        assign.generate(tmp_path, tmp_path / "out")
+
+
+def test_validate_runs_visible_tests_only(tmp_path: Path, capsys) -> None:
+    ex = tmp_path / "ex"
+    assign.assign(TINY, ex)
+    nb = nbio.read_notebook(TINY / "tiny.ipynb")  # a finished student notebook ...
+    for cell in nb["cells"]:
+        if nbio.grade_id(cell) == "test_mean":
+            cell["source"] = "pass"                 # ... whose visible test was emptied
+        if nbio.grade_id(cell) == "mean":
+            cell["source"] = "def mean(xs):\n    return 0"
+    (tmp_path / "tiny.ipynb").write_text(json.dumps(nb))
+    graded = validate(tmp_path / "tiny.ipynb", ex / "tiny.ipynb", Limits(5, 20, 400))
+    out = capsys.readouterr().out
+    assert {t.name: t.status for t in graded.tests} == {"test_square": "passed", "test_mean": "failed"}
+    assert "PASS test_square" in out and "FAIL test_mean" in out and "test_square_hidden" in out
+
+
+@pytest.fixture(scope="module")
+def real_batch(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("real")
+    for student, folder in (("solution", "solutions"), ("blank", "exercises")):
+        (root / "subs" / student).mkdir(parents=True)
+        for path in (REPO / folder).glob("*.ipynb"):
+            shutil.copy(path, root / "subs" / student / path.name)
+    results = autograde(root / "subs", root / "out", REPO / "solutions", Limits(120, 300, 6000),
+                        profile="ci", jobs=2)
+    return {(g.student_id, g.assignment): g for g in results}, root / "out"
+
+
+def test_solutions_get_full_marks(real_batch) -> None:
+    results, _ = real_batch
+    for (student, assignment), g in results.items():
+        if student == "solution":
+            assert g.max_score > 0 and g.score == g.max_score, (assignment, g.problem, g.tests)
+
+
+def test_blank_exercises_get_zero_with_every_test_reported(real_batch) -> None:
+    results, out = real_batch
+    for (student, assignment), g in results.items():
+        if student != "blank":
+            continue
+        source = nbio.read_notebook(REPO / "solutions" / f"{assignment}.ipynb")
+        test_ids = [nbio.grade_id(c) for c in source["cells"] if nbio.role(c) == "test"]
+        assert [t.name for t in g.tests] == test_ids and g.score == 0
+        feedback = (out / "feedback" / "blank" / f"{assignment}.md").read_text()
+        assert all(f"`{t}" in feedback for t in test_ids)
+    rows = list(csv.DictReader((out / "gradebook.csv").open()))
+    assert {r["student_id"] for r in rows} == {"solution", "blank"}
