@@ -1,0 +1,79 @@
+"""How much time does the grader add per submission, beyond running the notebook itself?
+
+Reference: the same notebook executed plainly with nbclient in this process (kernel start,
+cells, shutdown). Grader: `autograde` on a batch of copies (worker subprocess, composition,
+nonce checks, watchdog, atomic outputs after each). Overhead = grader time - reference time.
+
+    python benchmarks/grading.py                 # 20 copies of the tiny fixture
+    python benchmarks/grading.py --real 2        # plus 2 copies of each solutions/ notebook (ci)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from course_lib.grading.autograde import autograde  # noqa: E402
+from course_lib.grading.execute import Limits  # noqa: E402
+
+TINY = REPO / "tests" / "grading_fixtures" / "source"
+
+
+def plain_seconds(path: Path, profile: str | None) -> float:
+    """Wall time of one plain nbclient run of the notebook in a scratch folder."""
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": tmp}}).execute(stderr=subprocess.DEVNULL)
+        return time.perf_counter() - t0
+
+
+def bench(source: Path, copies: int, profile: str | None, jobs: int) -> None:
+    """Print reference vs grader seconds per submission for every notebook in source."""
+    for path in sorted(source.glob("*.ipynb")):
+        reference = [plain_seconds(path, profile) for _ in range(min(copies, 3))]
+        with tempfile.TemporaryDirectory() as tmp:
+            subs = Path(tmp) / "subs"
+            for i in range(copies):
+                (subs / f"s{i:02d}").mkdir(parents=True)
+                shutil.copy(path, subs / f"s{i:02d}" / path.name)
+            t0 = time.perf_counter()
+            results = autograde(subs, Path(tmp) / "out", source, Limits(600, 1200, None), profile, jobs)
+            total = time.perf_counter() - t0
+        assert all(g.score == g.max_score for g in results), "the reference notebook should get full marks"
+        ref, per = statistics.mean(reference), total / copies
+        print(f"{path.name}: {copies} submissions, jobs={jobs}")
+        print(f"  plain nbclient run (reference): {ref:6.2f} s per notebook (mean of {len(reference)})")
+        print(f"  grader:                          {per:6.2f} s per submission ({total:.1f} s in total)")
+        print(f"  grader overhead:                 {per - ref:+6.2f} s per submission "
+              f"({100 * (per - ref) / ref:+.0f}%), {total - ref * copies:+.1f} s in total")
+
+
+def main() -> None:
+    """Parse arguments and run the benchmark."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--copies", type=int, default=20)
+    p.add_argument("--real", type=int, default=0, help="also grade N copies of each solutions/ notebook")
+    p.add_argument("--jobs", type=int, default=1)
+    args = p.parse_args()
+    print(f"[grading benchmark] {os.cpu_count()} CPU cores, python {sys.version.split()[0]}")
+    bench(TINY, args.copies, None, args.jobs)
+    if args.real:
+        os.environ["COURSE_PROFILE"] = "ci"  # the plain reference run reads it from the environment
+        bench(REPO / "solutions", args.real, "ci", args.jobs)
+
+
+if __name__ == "__main__":
+    main()
