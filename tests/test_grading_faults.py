@@ -175,7 +175,10 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
     try:
         results = autograde(subs, out, SOURCE, LIMITS, profile=None, jobs=2, progress=after_each)
     finally:
-        os.environ["HOME"] = old_home or ""
+        if old_home is None:
+            os.environ.pop("HOME", None)
+        else:
+            os.environ["HOME"] = old_home
     return {"results": {g.student_id: g for g in results}, "expected": expected, "out": out,
             "subs": subs, "snapshots": snapshots, "home": home}
 
@@ -251,3 +254,12 @@ def test_resume_skips_finished_and_regrades_changed(batch) -> None:
                         progress=lambda g, skipped: seen.append((g.student_id, skipped)))
     assert sorted(seen) == [("blank", False), ("full_marks", True)]
     assert [g.score for g in results] == [5, 5]
+
+
+def test_notebook_time_limit(tmp_path: Path) -> None:
+    nap = "import time\ntime.sleep(2.5)\n"
+    nb = _nb(square=nap + "def square(x):\n    return x * x", mean=nap + GOOD_MEAN)
+    (tmp_path / "subs" / "slow").mkdir(parents=True)
+    (tmp_path / "subs" / "slow" / "tiny.ipynb").write_text(json.dumps(nb))
+    [g] = autograde(tmp_path / "subs", tmp_path / "out", SOURCE, Limits(3, 4, 300), profile=None)
+    assert g.score == 3 and "notebook time limit" in g.problem
