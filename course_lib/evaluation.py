@@ -55,6 +55,7 @@ def embed(encoder: nn.Module, x: torch.Tensor, *, batch_size: int = 512,
     if device is None:
         param = next(encoder.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
+    x = torch.as_tensor(x)
     was_training = encoder.training
     encoder.eval()  # BatchNorm uses its running statistics, dropout is off
     try:

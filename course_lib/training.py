@@ -25,6 +25,12 @@ class History:
     seconds: float = 0.0
     stopped_by_budget: bool = False
 
+    def __repr__(self) -> str:
+        # A short summary: the default repr would print every step's loss in a notebook cell.
+        last = f"{self.losses[-1]:.4f}" if self.losses else "n/a"
+        return (f"History(epochs_done={self.epochs_done}, steps={len(self.losses)}, last_loss={last}, "
+                f"seconds={self.seconds:.1f}, stopped_by_budget={self.stopped_by_budget})")
+
 
 def loader(*tensors: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int = 0,
            drop_last: bool = False) -> DataLoader:
@@ -106,7 +112,7 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple], torch.Tensor], l
 
     model.train()
     steps_per_epoch = len(loader)
-    bar = tqdm(total=(epochs - history.epochs_done) * steps_per_epoch, desc=desc, disable=not progress)
+    bar = tqdm(total=max(0, epochs - history.epochs_done) * steps_per_epoch, desc=desc, disable=not progress)
     try:
         for epoch in range(history.epochs_done, epochs):
             epoch_sum, epoch_steps = 0.0, 0
@@ -128,8 +134,9 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple], torch.Tensor], l
                 scaler.update()
                 history.losses.append(value)
                 epoch_sum, epoch_steps = epoch_sum + value, epoch_steps + 1
+                # refresh=False: the bar redraws at its own pace, not on every step
+                bar.set_postfix(epoch=epoch, loss=f"{epoch_sum / epoch_steps:.4f}", refresh=False)
                 bar.update(1)
-                bar.set_postfix(epoch=epoch, loss=f"{epoch_sum / epoch_steps:.4f}")
             if epoch_steps:
                 history.epoch_losses.append(epoch_sum / epoch_steps)
             if history.stopped_by_budget:
