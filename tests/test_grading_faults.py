@@ -103,6 +103,8 @@ def cases(out: Path, home: Path) -> dict[str, tuple[object, float]]:
         "raise_systemexit_cell": (_nb(mean=GOOD_MEAN + "raise SystemExit('bye')"), 5),
         "keyboardinterrupt_in_test": (_nb(mean="def mean(xs):\n    raise KeyboardInterrupt"), 3),
         "memory_bomb": (_nb(mean=GOOD_MEAN + "hog = []\nfor _ in range(60):\n    hog.append(b'x' * 50_000_000)"), 3),
+        "warnings_on_stderr": (_nb(mean="import sys, warnings\ndef mean(xs):\n    warnings.warn('careful')\n"
+                                       "    print('noise', file=sys.stderr)\n    return sum(xs) / len(xs)"), 5),
         "deleted_test_cells": (_drop_tests(SOLUTION), 5),
         "edited_test_cells": (_edit_tests(BLANK, "pass"), 0),
         "edited_metadata_points": (_inflate_points(SOLUTION), 5),
