@@ -27,7 +27,9 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=. notebooks/00_tour.ipynb
 
 test: $(STAMP)
-	COURSE_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --durations=15
+	$(BIN)/python -m course_lib.grading assign --check
+	COURSE_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
+		--ignore=tests/grading_fixtures --durations=15
 
 course: $(STAMP)
 	COURSE_PROFILE=$(PROFILE) $(BIN)/jupyter nbconvert --to notebook --execute \
