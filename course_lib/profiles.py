@@ -19,20 +19,20 @@ PROFILES: tuple[str, ...] = ("ci", "cpu", "gpu")
 #   epochs        pretext-training epochs; time_budget_s stops training earlier if reached
 #   batch_size, lr, width (encoder channels)
 #   expected_min  minutes the whole notebook takes in this profile (shown in the banner)
-_TOUR_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, epochs=8,
-                batch_size=128, lr=2e-3, width=32, time_budget_s=40.0, expected_min=1.2)
+_TOUR_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, epochs=4,
+                batch_size=64, lr=2e-3, width=32, time_budget_s=40.0, expected_min=1.2)
 
 BUDGETS: dict[str, dict[str, dict]] = {
     "00_tour": {
         "ci": _TOUR_CI,
-        "cpu": {**_TOUR_CI, "n_train": 5000, "n_test": 2000, "epochs": 15, "time_budget_s": 240.0,
+        "cpu": {**_TOUR_CI, "n_train": 5000, "n_test": 2000, "epochs": 8, "time_budget_s": 240.0,
                 "expected_min": 5.0},
         "gpu": {**_TOUR_CI, "dataset": "auto", "n_train": None, "n_test": None, "epochs": 30,
                 "batch_size": 512, "width": 64, "time_budget_s": 900.0, "expected_min": 15.0},
     },
     "00_pretext_warmup": {
         "ci": {**_TOUR_CI, "expected_min": 1.2},
-        "cpu": {**_TOUR_CI, "n_train": 5000, "n_test": 2000, "epochs": 15, "time_budget_s": 240.0,
+        "cpu": {**_TOUR_CI, "n_train": 5000, "n_test": 2000, "epochs": 8, "time_budget_s": 240.0,
                 "expected_min": 5.0},
         "gpu": {**_TOUR_CI, "dataset": "auto", "n_train": 20000, "n_test": 5000, "epochs": 20,
                 "batch_size": 512, "width": 64, "time_budget_s": 600.0, "expected_min": 10.0},
