@@ -12,6 +12,8 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 PROFILE ?= ci
 SUBMISSIONS ?= submissions
 STAMP := $(VENV)/.installed
+# Jupyter refuses to run as root (containers, cloud boxes) unless told to.
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: env lab test course exercises grade
 
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml
 env: $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=. notebooks/00_tour.ipynb
+	$(BIN)/jupyter lab $(LAB_FLAGS) --notebook-dir=. notebooks/00_tour.ipynb
 
 test: $(STAMP)
 	$(BIN)/python -m course_lib.grading assign --check
