@@ -3,6 +3,7 @@ the offline set; cache files get the permissions the umask asks for (not mkstemp
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import stat
@@ -101,10 +102,12 @@ def test_gpu_setup_with_an_unwritable_folder_falls_back_to_shapes(readonly_cache
     assert "set COURSE_DATA to a folder you can write" in banner
 
 
-def test_wiki_sentences_in_an_unwritable_folder_warn_and_work(readonly_cache: Path) -> None:
+def test_wiki_sentences_in_an_unwritable_folder_warn_and_work(readonly_cache: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(text, "_parse_wiki", lambda path, min_tokens: [["a", "small", "corpus"]])
     with pytest.warns(data.CacheWarning, match="COURSE_DATA"):
         sentences = text.wiki_sentences()
-    assert len(sentences) > 1000
+    assert sentences == [["a", "small", "corpus"]] and list(readonly_cache.iterdir()) == []
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
@@ -114,8 +117,6 @@ def test_cache_files_follow_the_umask(umask: int, tmp_cache: Path) -> None:
         assert cache.current_umask() == umask
         x, _ = shapes.cached_shapes(10, 16, seed=umask)  # generated and cached
         body = b"payload"
-        import hashlib
-
         with serve({"/p": (200, body, None)}) as base:
             fetched = data.download(f"{base}/p", "p.bin", sha256=hashlib.sha256(body).hexdigest(),
                                     progress=False)
