@@ -149,12 +149,19 @@ class Browser:
 
 
 def start_lab(python: str, root: Path, port: int, token: str, log: Path) -> subprocess.Popen:
-    """JupyterLab on 127.0.0.1:port serving ``root`` (COURSE_PROFILE=ci unless set)."""
+    """JupyterLab on 127.0.0.1:port serving ``root`` (COURSE_PROFILE=ci unless set), with its own
+    settings and workspaces next to the log (the user's ~/.jupyter is neither read nor written)."""
     env = {**os.environ, "COURSE_PROFILE": os.environ.get("COURSE_PROFILE", "ci")}
     env.pop("MPLBACKEND", None)  # the kernel's inline backend, as for a student
+    settings = log.parent / "lab-settings"
+    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True, exist_ok=True)
+    news.write_text('{"fetchNews": "false"}\n')  # no "news?" toast over the screenshot
     command = [python, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
-               "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=", "--ServerApp.open_browser=False"]
+               f"--LabApp.user_settings_dir={settings}",
+               f"--LabApp.workspaces_dir={log.parent / 'lab-workspaces'}",
+               "--LabApp.expose_app_in_browser=True"]
     if os.geteuid() == 0:
         command.append("--allow-root")
     return subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -165,10 +172,10 @@ def run_notebook(browser: Browser, timeout: float) -> dict:
     state = wait_for("the notebook and its kernel", lambda: (s := browser.js(JS_STATE))["ready"]
                      and s["kernel"] == "idle" and s, timeout=300)
     print(f"[ui-check] opened {state['title']}: {len(state['cells'])} code cells; running all", flush=True)
-    result = browser.js(JS_COMMAND, "notebook:run-all-cells", asynchronous=True)
+    start = time.monotonic()
+    result = browser.js(JS_COMMAND, "notebook:run-all-cells", asynchronous=True)  # returns when done
     if result != "ok":
         raise RuntimeError(f"Run All Cells failed: {result}")
-    start = time.monotonic()
     idle_polls = 0
     while True:
         state = browser.js(JS_STATE)
