@@ -95,3 +95,10 @@ def test_makefile_line_prints_the_choice_against_a_real_local_index() -> None:
     assert "cannot be reached: default index" in down.stderr
     makefile = (REPO / "Makefile").read_text()
     assert "tools/torch_index.py $(TORCH_INDEX) --cpu-index $(TORCH_CPU_INDEX)" in makefile
+
+
+def test_ui_check_says_how_to_install_chromium(monkeypatch: pytest.MonkeyPatch) -> None:
+    ui_check = load_tool("ui_check")
+    monkeypatch.setattr(ui_check.shutil, "which", lambda name: None)
+    with pytest.raises(SystemExit, match="apt-get install chromium chromium-driver"):
+        ui_check.find_tools(install=False)
