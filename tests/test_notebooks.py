@@ -99,10 +99,10 @@ def _lab_run(nb: dict) -> dict:
 
 
 def test_nbclean_undoes_a_lab_run_and_keeps_content() -> None:
-    text = (REPO / "notebooks" / "00_tour.ipynb").read_text(encoding="utf-8")
+    text = committed_text(REPO / "notebooks" / "00_tour.ipynb")  # the working copy may have run
     assert nbclean.clean_text(text) == text  # a clean notebook comes out byte for byte
     assert nbclean.clean_text(nbclean.dumps(_lab_run(json.loads(text)))) == text
-    solution = (REPO / "solutions" / "00_pretext_warmup.ipynb").read_text(encoding="utf-8")
+    solution = committed_text(REPO / "solutions" / "00_pretext_warmup.ipynb")
     assert nbclean.clean_text(solution) == solution  # nbgrader metadata survives
     assert nbclean.clean_text("<<<<<<< HEAD\nnot json") == "<<<<<<< HEAD\nnot json"  # passes through
 
@@ -127,7 +127,7 @@ def test_git_filter_keeps_lab_outputs_out_of_commits(tmp_path: Path) -> None:
     (repo / "notebooks").mkdir()
     shutil.copy(REPO / "tools" / "nbclean.py", repo / "tools")
     shutil.copy(REPO / ".gitattributes", repo)
-    clean = (REPO / "notebooks" / "00_tour.ipynb").read_text(encoding="utf-8")
+    clean = committed_text(REPO / "notebooks" / "00_tour.ipynb")
     nb_path = repo / "notebooks" / "00_tour.ipynb"
     nb_path.write_text(clean, encoding="utf-8")
     _git(repo, "init", "-q")
@@ -167,9 +167,12 @@ def test_committed_text_reads_the_index_not_the_working_copy(tmp_path: Path) -> 
 
 
 def _copy_course(tmp_path: Path) -> Path:
+    """The course's notebooks as committed (the working copies may hold outputs) and pyproject."""
     root = tmp_path / "course"
-    for folder in colab_repo.FOLDERS:
-        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("*.md"))
+    for path in NOTEBOOKS:
+        copy = root / path.relative_to(REPO)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(committed_text(path), encoding="utf-8")
     shutil.copy(REPO / "pyproject.toml", root)
     return root
 
