@@ -120,7 +120,12 @@ def download(url: str, filename: str, *, sha256: str | None = None, md5: str | N
         # A wrong file under the final name must never be used; remove it and fetch again.
         warnings.warn(f"{target} does not match its checksum ({problem}); deleting it and "
                       "downloading again", stacklevel=2)
-        target.unlink()
+        try:
+            target.unlink()
+        except OSError as err:  # e.g. a read-only shared data folder
+            problem = CacheError(folder, err, f"a fresh copy of {filename!r}")
+            raise DownloadError(f"{target} is corrupt and cannot be replaced: {problem}",
+                                reason=problem.reason, url=url, path=target) from err
 
     try:
         with atomic_write(target, f"the download of {filename!r}") as out:
