@@ -3,32 +3,51 @@
 #   make test    the whole test suite: library, grader, and every notebook executed (COURSE_PROFILE=ci)
 #   make course  headless: execute every notebook into course_out/ (PROFILE=ci|cpu|gpu)
 #   make exercises / make grade SUBMISSIONS=dir   instructor jobs
+#   make colab REPO=owner/name [BRANCH=main]      point every Colab badge/install cell at a fork
+#   make ui-check  run notebook 00 in JupyterLab in headless Chromium (screenshot in ui_check_out/)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Pinned so pip never resolves a surprise multi-GB build; override on other platforms,
 # e.g. make test TORCH="torch==2.9.1 torchvision==0.24.1"
 TORCH ?= torch==2.14.1 torchvision==0.29.1
+# Where torch comes from: auto = PyTorch's CPU-only index when there is no NVIDIA driver and that
+# index answers, else the default index (tools/torch_index.py says which). Or: cpu, default, a URL.
+TORCH_INDEX ?= auto
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 PROFILE ?= ci
 SUBMISSIONS ?= submissions
 STAMP := $(VENV)/.installed
 # Jupyter refuses to run as root (containers, cloud boxes) unless told to.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: env lab test course exercises grade
+.PHONY: env lab test course exercises grade git-filter clean-notebooks colab ui-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install $(TORCH)
+	index="$$($(PYTHON) tools/torch_index.py $(TORCH_INDEX) --cpu-index $(TORCH_CPU_INDEX))" && \
+		$(BIN)/python -m pip install $$index $(TORCH)
 	$(BIN)/python -m pip install -e ".[test]"
 	touch $(STAMP)
 
-env: $(STAMP)
+# Notebooks are committed without outputs whatever Lab saved: a git clean filter strips them
+# (tools/nbclean.py, declared in .gitattributes). Outside a git checkout there is nothing to do;
+# a checkout without tools/nbclean.py (an old branch) passes notebooks through unchanged.
+NBCLEAN := [ -f tools/nbclean.py ] && exec $(PYTHON) tools/nbclean.py || exec cat
+git-filter:
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+		git config filter.nbclean.clean '$(NBCLEAN)'; \
+	else echo "not a git checkout: notebook output filter not installed"; fi
 
-lab: $(STAMP)
+clean-notebooks:
+	$(PYTHON) tools/nbclean.py --inplace notebooks/*.ipynb solutions/*.ipynb exercises/*.ipynb
+
+env: $(STAMP) git-filter
+
+lab: $(STAMP) git-filter
 	$(BIN)/jupyter lab $(LAB_FLAGS) --notebook-dir=. notebooks/00_tour.ipynb
 
-test: $(STAMP)
+test: $(STAMP) git-filter
 	$(BIN)/python -m course_lib.grading assign --check
 	COURSE_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
 		--ignore=tests/grading_fixtures --durations=15
@@ -42,3 +61,10 @@ exercises: $(STAMP)
 
 grade: $(STAMP)
 	$(BIN)/python -m course_lib.grading autograde $(SUBMISSIONS) --out grading_out
+
+colab:
+	$(PYTHON) tools/colab_repo.py set $(REPO) $(if $(BRANCH),--branch $(BRANCH),)
+
+# Not part of `make test`: needs Chromium and chromedriver (installed with apt-get when run as root).
+ui-check: $(STAMP)
+	$(PYTHON) tools/ui_check.py --install --python $(BIN)/python --out ui_check_out notebooks/00_tour.ipynb

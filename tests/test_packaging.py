@@ -1,11 +1,17 @@
-"""environment.yml mirrors pyproject.toml, and the pinned torch satisfies the declared range."""
+"""environment.yml mirrors pyproject.toml, the pinned torch satisfies the declared range, and the
+set-up picks PyTorch's CPU-only index only when it should."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 
+import pytest
 from packaging.requirements import Requirement
 
+from _local_http import serve
+from _tools import load_tool
 from conftest import REPO
 
 
@@ -34,3 +40,65 @@ def test_makefile_torch_pin_is_inside_the_range() -> None:
     for pin in pins:
         name, version = pin.split("==")
         assert version in ranges[name], f"{pin} is outside pyproject's {name}{ranges[name]}"
+
+
+# --- which index torch comes from (tools/torch_index.py, run by the Makefile before pip) ---
+
+torch_index = load_tool("torch_index")
+CPU = "https://download.pytorch.org/whl/cpu"
+
+
+def _choose(reachable: bool, nvidia: bool = False, request: str = "auto", system: str = "Linux"):
+    probed = []
+
+    def probe(url: str) -> bool:
+        probed.append(url)
+        return reachable
+
+    args, why = torch_index.choose(request, system=system, nvidia=lambda: nvidia, probe=probe)
+    return args, why, probed
+
+
+def test_no_nvidia_and_cpu_index_reachable_installs_the_cpu_build() -> None:
+    args, why, probed = _choose(reachable=True)
+    assert args == ["--index-url", CPU] and probed == [CPU]
+    assert "CPU-only" in why and "TORCH_INDEX" in why
+
+
+def test_no_nvidia_and_cpu_index_unreachable_falls_back_to_the_default_index() -> None:
+    args, why, probed = _choose(reachable=False)
+    assert args == [] and probed == [CPU]
+    assert "cannot be reached" in why and "default index" in why
+
+
+def test_nvidia_macos_and_overrides_never_probe() -> None:
+    assert _choose(reachable=True, nvidia=True)[0::2] == ([], [])
+    assert _choose(reachable=True, system="Darwin")[0::2] == ([], [])
+    assert _choose(reachable=False, request="cpu")[0::2] == (["--index-url", CPU], [])
+    assert _choose(reachable=True, request="default")[0::2] == ([], [])
+    url = "https://download.pytorch.org/whl/cu126"
+    assert _choose(reachable=False, request=url)[0] == ["--index-url", url]
+    with pytest.raises(ValueError, match="TORCH_INDEX='gpu'"):
+        _choose(reachable=True, request="gpu")
+
+
+@pytest.mark.skipif(torch_index.has_nvidia_driver(), reason="this machine has an NVIDIA driver")
+def test_makefile_line_prints_the_choice_against_a_real_local_index() -> None:
+    """The CLI the Makefile calls, probing a local index that answers and a port that does not."""
+    script = [sys.executable, str(REPO / "tools" / "torch_index.py"), "auto", "--cpu-index"]
+    with serve({"/simple/torch/": (200, b"<html></html>", None)}) as base:
+        up = subprocess.run(script + [f"{base}/simple"], capture_output=True, text=True, timeout=60)
+    assert up.returncode == 0 and up.stdout.split() == ["--index-url", f"{base}/simple"]
+    assert "[torch] installing PyTorch: no NVIDIA driver: CPU-only build" in up.stderr
+    down = subprocess.run(script + [f"{base}/simple"], capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0 and down.stdout.strip() == ""  # server gone: default index
+    assert "cannot be reached: default index" in down.stderr
+    makefile = (REPO / "Makefile").read_text()
+    assert "tools/torch_index.py $(TORCH_INDEX) --cpu-index $(TORCH_CPU_INDEX)" in makefile
+
+
+def test_ui_check_says_how_to_install_chromium(monkeypatch: pytest.MonkeyPatch) -> None:
+    ui_check = load_tool("ui_check")
+    monkeypatch.setattr(ui_check.shutil, "which", lambda name: None)
+    with pytest.raises(SystemExit, match="apt-get install chromium chromium-driver"):
+        ui_check.find_tools(install=False)

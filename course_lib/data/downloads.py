@@ -1,21 +1,22 @@
 """Fetch files into the course cache: checksum-verified, written atomically, clear errors.
 
 A download either leaves the complete, verified file under its final name or nothing at all:
-bytes go to a temporary file in the same folder, are checked (length, then checksum), and only
-then renamed with ``os.replace`` (atomic on one filesystem).
+bytes go to a temporary file in the same folder (``cache.atomic_write``), are checked (length,
+then checksum), and only then renamed with ``os.replace`` (atomic on one filesystem).
 """
 from __future__ import annotations
 
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from .cache import CacheError, atomic_write
 
 _CHUNK = 1 << 20  # 1 MiB per read: few Python calls, small memory
 
@@ -31,10 +32,13 @@ class DownloadError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """The course's data folder: $COURSE_DATA if set, else ~/.cache/ssl-course (created)."""
+    """The course's data folder: $COURSE_DATA if set, else ~/.cache/ssl-course (created if it can be)."""
     root = os.environ.get("COURSE_DATA", "").strip()
     path = Path(root).expanduser() if root else Path.home() / ".cache" / "ssl-course"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # a read-only folder can still serve cached files; writers raise CacheError
     return path
 
 
@@ -108,7 +112,6 @@ def download(url: str, filename: str, *, sha256: str | None = None, md5: str | N
         raise ValueError(f"download({filename!r}) needs a checksum: pass sha256= (preferred) or "
                          "md5= (only where the publisher gives no sha256)")
     folder = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / filename
     if target.exists():
         problem = checksum_problem(target, sha256=sha256, md5=md5)
@@ -117,12 +120,15 @@ def download(url: str, filename: str, *, sha256: str | None = None, md5: str | N
         # A wrong file under the final name must never be used; remove it and fetch again.
         warnings.warn(f"{target} does not match its checksum ({problem}); deleting it and "
                       "downloading again", stacklevel=2)
-        target.unlink()
+        try:
+            target.unlink()
+        except OSError as err:  # e.g. a read-only shared data folder
+            problem = CacheError(folder, err, f"a fresh copy of {filename!r}")
+            raise DownloadError(f"{target} is corrupt and cannot be replaced: {problem}",
+                                reason=problem.reason, url=url, path=target) from err
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=folder)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out:
+        with atomic_write(target, f"the download of {filename!r}") as out:
             try:
                 received, expected = _stream(url, out, timeout=timeout, progress=progress,
                                              desc=filename)
@@ -130,18 +136,19 @@ def download(url: str, filename: str, *, sha256: str | None = None, md5: str | N
                 what = _failure(err, timeout)
                 raise DownloadError(_explain(filename, url, target, what), reason=what, url=url,
                                     path=target) from err
-        if expected is not None and received != expected:
-            what = f"truncated: got {received} of {expected} bytes"
-            raise DownloadError(_explain(filename, url, target, what), reason=what, url=url,
-                                path=target)
-        problem = checksum_problem(tmp, sha256=sha256, md5=md5)
-        if problem is not None:
-            what = f"checksum mismatch: {problem} (the file is corrupt or has changed upstream)"
-            raise DownloadError(_explain(filename, url, target, what), reason="checksum mismatch",
-                                url=url, path=target)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)  # after a success the temp name no longer exists
+            out.flush()
+            if expected is not None and received != expected:
+                what = f"truncated: got {received} of {expected} bytes"
+                raise DownloadError(_explain(filename, url, target, what), reason=what, url=url,
+                                    path=target)
+            problem = checksum_problem(Path(out.name), sha256=sha256, md5=md5)
+            if problem is not None:
+                what = f"checksum mismatch: {problem} (the file is corrupt or has changed upstream)"
+                raise DownloadError(_explain(filename, url, target, what),
+                                    reason="checksum mismatch", url=url, path=target)
+    except CacheError as err:  # nothing was fetched: say where it could not go and what to do
+        raise DownloadError(f"Could not download {filename!r} from {url}: {err}",
+                            reason=err.reason, url=url, path=target) from err
     return target
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .cache import CacheError
 from .downloads import DownloadError, cache_dir, download
 from .shapes import CLASSES as SHAPE_CLASSES, cached_shapes
 
@@ -79,8 +80,11 @@ def fetch(name: str, *, timeout: float = 30.0, progress: bool = True) -> Path:
         return root  # only ever created by the atomic rename below, from a verified archive
     path = download(archive.url, archive.filename, sha256=archive.sha256, md5=archive.md5,
                     timeout=timeout, progress=progress)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=root))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=root))
+    except OSError as err:
+        raise CacheError(root, err, f"the extracted {name} images") from err
     try:  # unpack beside the final folder, then rename: never a half-extracted dataset
         with tarfile.open(path) as tar:
             if hasattr(tarfile, "data_filter"):
@@ -103,9 +107,11 @@ def resolve_dataset(requested: str, *, timeout: float = 10.0) -> tuple[str, str]
         return "cifar10", ""
     try:
         fetch("cifar10", timeout=timeout)
-    except DownloadError as err:
+    except (DownloadError, CacheError) as err:  # offline, or a data folder we cannot write
+        unwritable = isinstance(err, CacheError) or isinstance(err.__cause__, CacheError)
+        fix = "set COURSE_DATA to a folder you can write" if unwritable else "see data/README.md to fetch it"
         return "shapes", (f"dataset=shapes (offline set): CIFAR-10 is not cached and could not be "
-                          f"downloaded ({err.reason}); see data/README.md to fetch it")
+                          f"downloaded ({err.reason}); {fix}")
     return "cifar10", "dataset=cifar10: downloaded CIFAR-10 into the course cache"
 
 

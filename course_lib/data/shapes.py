@@ -11,12 +11,12 @@ drawn at 2x resolution and averaged down (anti-aliasing).
 """
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
+import contextlib
+import warnings
 
 import numpy as np
 
+from .cache import CacheError, CacheWarning, atomic_write
 from .downloads import cache_dir
 
 VERSION = 2  # bump when rendering changes, so cached arrays are regenerated
@@ -136,13 +136,13 @@ def cached_shapes(n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np
             with np.load(path) as f:
                 return f["x"], f["y"]
         except (OSError, ValueError, KeyError):
-            path.unlink(missing_ok=True)  # unreadable cache: regenerate below
+            with contextlib.suppress(OSError):  # a read-only folder keeps it; we regenerate
+                path.unlink(missing_ok=True)  # unreadable cache: regenerate below
     x, y = make_shapes(n, size, seed)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(path, f"the generated shapes set ({path.name})") as f:
             np.savez(f, x=x, y=y)  # uncompressed: loading is faster than regenerating
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    except CacheError as err:  # the images are made: use them, and say how to keep them next time
+        warnings.warn(f"{err} Using the images without caching them (rebuilt on every load).",
+                      CacheWarning, stacklevel=2)
     return x, y

@@ -10,10 +10,11 @@ import bz2
 import gzip
 import os
 import re
-import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
+from .cache import CacheError, CacheWarning, atomic_write
 from .downloads import cache_dir, download
 
 WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
@@ -73,13 +74,13 @@ def wiki_sentences(*, min_tokens: int = 3) -> list[list[str]]:
         with gzip.open(cached, "rt", encoding="utf-8") as f:
             return [line.split() for line in f.read().splitlines()]
     sentences = _parse_wiki(gensim_test_file(WIKI_FILE), min_tokens)  # a few seconds, once
-    fd, tmp = tempfile.mkstemp(prefix=f".{cached.name}.", suffix=".part", dir=cached.parent)
     try:
-        with os.fdopen(fd, "wb") as raw, gzip.open(raw, "wt", encoding="utf-8") as f:
+        with atomic_write(cached, f"the parsed Wikipedia sentences ({cached.name})") as raw, \
+                gzip.open(raw, "wt", encoding="utf-8") as f:
             f.write("\n".join(" ".join(s) for s in sentences))
-        os.replace(tmp, cached)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    except CacheError as err:  # parsed already: use them, and say how to keep them next time
+        warnings.warn(f"{err} Using the sentences without caching them (parsed again next time).",
+                      CacheWarning, stacklevel=2)
     return sentences
 
 

@@ -1,0 +1,19 @@
+"""Import a repository tool (tools/*.py: stdlib-only scripts, not a package) in tests."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from types import ModuleType
+
+from conftest import REPO
+
+
+def load_tool(name: str) -> ModuleType:
+    """The module tools/<name>.py, loaded once."""
+    key = f"_course_tool_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, REPO / "tools" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
