@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 # e.g. make test TORCH="torch==2.9.1 torchvision==0.24.1"
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 # Where torch comes from: auto = PyTorch's CPU-only index when there is no NVIDIA driver and that
-# index answers, else the default index (tools/torch_index.py says which). Or: cpu, default, a URL.
+# index answers, else the default index (.ci/torch_index.py says which). Or: cpu, default, a URL.
 TORCH_INDEX ?= auto
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 PROFILE ?= ci
@@ -25,22 +25,22 @@ LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	index="$$($(PYTHON) tools/torch_index.py $(TORCH_INDEX) --cpu-index $(TORCH_CPU_INDEX))" && \
+	index="$$($(PYTHON) .ci/torch_index.py $(TORCH_INDEX) --cpu-index $(TORCH_CPU_INDEX))" && \
 		$(BIN)/python -m pip install $$index $(TORCH)
 	$(BIN)/python -m pip install -e ".[test]"
 	touch $(STAMP)
 
 # Notebooks are committed without outputs whatever Lab saved: a git clean filter strips them
-# (tools/nbclean.py, declared in .gitattributes). Outside a git checkout there is nothing to do;
-# a checkout without tools/nbclean.py (an old branch) passes notebooks through unchanged.
-NBCLEAN := [ -f tools/nbclean.py ] && exec $(PYTHON) tools/nbclean.py || exec cat
+# (.ci/nbclean.py, declared in .gitattributes). Outside a git checkout there is nothing to do;
+# a checkout without .ci/nbclean.py (an old branch) passes notebooks through unchanged.
+NBCLEAN := [ -f .ci/nbclean.py ] && exec $(PYTHON) .ci/nbclean.py || exec cat
 git-filter:
 	@if git rev-parse --git-dir >/dev/null 2>&1; then \
 		git config filter.nbclean.clean '$(NBCLEAN)'; \
 	else echo "not a git checkout: notebook output filter not installed"; fi
 
 clean-notebooks:
-	$(PYTHON) tools/nbclean.py --inplace notebooks/*.ipynb solutions/*.ipynb exercises/*.ipynb
+	$(PYTHON) .ci/nbclean.py --inplace notebooks/*.ipynb solutions/*.ipynb exercises/*.ipynb
 
 env: $(STAMP) git-filter
 
@@ -63,8 +63,8 @@ grade: $(STAMP)
 	$(BIN)/python -m course_lib.grading autograde $(SUBMISSIONS) --out grading_out
 
 colab:
-	$(PYTHON) tools/colab_repo.py set $(REPO) $(if $(BRANCH),--branch $(BRANCH),)
+	$(PYTHON) .ci/colab_repo.py set $(REPO) $(if $(BRANCH),--branch $(BRANCH),)
 
 # Not part of `make test`: needs Chromium and chromedriver (installed with apt-get when run as root).
 ui-check: $(STAMP)
-	$(PYTHON) tools/ui_check.py --install --python $(BIN)/python --out ui_check_out notebooks/00_tour.ipynb
+	$(PYTHON) .ci/ui_check.py --install --python $(BIN)/python --out ui_check_out notebooks/00_tour.ipynb

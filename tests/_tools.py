@@ -1,4 +1,4 @@
-"""Import a repository tool (tools/*.py: stdlib-only scripts, not a package) in tests."""
+"""Import a repository tool (.ci/*.py: stdlib-only scripts, not a package) in tests."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,10 +9,10 @@ from conftest import REPO
 
 
 def load_tool(name: str) -> ModuleType:
-    """The module tools/<name>.py, loaded once."""
+    """The module .ci/<name>.py, loaded once."""
     key = f"_course_tool_{name}"
     if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, REPO / "tools" / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(key, REPO / ".ci" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[key] = module
         spec.loader.exec_module(module)

@@ -3,7 +3,7 @@ calls course_lib.setup with its own name. (Executing them is nbval's job: `pytes
 
 "Clean" is checked on what git stores (the index, i.e. a fresh clone's files), not on the working
 copy: running a notebook in JupyterLab saves its outputs there, and that must not fail the tests.
-The git filter in tools/nbclean.py keeps those outputs out of commits."""
+The git filter in .ci/nbclean.py keeps those outputs out of commits."""
 from __future__ import annotations
 
 import json
@@ -59,7 +59,7 @@ def test_committed_without_outputs(path: Path) -> None:
                 f"filter), then `git add --renormalize {path.relative_to(REPO)}`"
     assert nbclean.clean_text(text) == text, \
         f"{path.name} is committed with run metadata (or not in Jupyter's layout): run " \
-        f"`python3 tools/nbclean.py --inplace {path.relative_to(REPO)}` and commit it, so a fresh clone " \
+        f"`python3 .ci/nbclean.py --inplace {path.relative_to(REPO)}` and commit it, so a fresh clone " \
         "with the git filter installed is not shown as modified"
 
 
@@ -82,7 +82,7 @@ def test_opens_with_badge_install_and_setup(path: Path) -> None:
     assert path.stem in profiles.BUDGETS
 
 
-# --- the git filter (tools/nbclean.py) and the Colab repository command (tools/colab_repo.py) ---
+# --- the git filter (.ci/nbclean.py) and the Colab repository command (.ci/colab_repo.py) ---
 
 def _lab_run(nb: dict) -> dict:
     """What JupyterLab saves after running ``nb``: outputs, counts, timings, widgets, kernel info."""
@@ -123,9 +123,9 @@ def _filter_command() -> str:
                     reason="needs git and python3")
 def test_git_filter_keeps_lab_outputs_out_of_commits(tmp_path: Path) -> None:
     repo = tmp_path / "clone"
-    (repo / "tools").mkdir(parents=True)
+    (repo / ".ci").mkdir(parents=True)
     (repo / "notebooks").mkdir()
-    shutil.copy(REPO / "tools" / "nbclean.py", repo / "tools")
+    shutil.copy(REPO / ".ci" / "nbclean.py", repo / ".ci")
     shutil.copy(REPO / ".gitattributes", repo)
     clean = committed_text(REPO / "notebooks" / "00_tour.ipynb")
     nb_path = repo / "notebooks" / "00_tour.ipynb"
@@ -146,8 +146,8 @@ def test_git_filter_keeps_lab_outputs_out_of_commits(tmp_path: Path) -> None:
     assert _git(repo, "status", "--porcelain") == "" and _git(repo, "diff", "--cached") == ""
     assert nb_path.read_text(encoding="utf-8") == ran  # the working copy keeps its outputs
     assert committed_text(nb_path, repo) == clean
-    # A checkout without tools/nbclean.py (an older branch) passes notebooks through unchanged.
-    (repo / "tools" / "nbclean.py").unlink()
+    # A checkout without .ci/nbclean.py (an older branch) passes notebooks through unchanged.
+    (repo / ".ci" / "nbclean.py").unlink()
     assert _git(repo, "hash-object", "--path=notebooks/x.ipynb",
                 str(nb_path)).strip() == _git(repo, "hash-object", "--no-filters", str(nb_path)).strip()
 

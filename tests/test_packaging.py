@@ -42,7 +42,7 @@ def test_makefile_torch_pin_is_inside_the_range() -> None:
         assert version in ranges[name], f"{pin} is outside pyproject's {name}{ranges[name]}"
 
 
-# --- which index torch comes from (tools/torch_index.py, run by the Makefile before pip) ---
+# --- which index torch comes from (.ci/torch_index.py, run by the Makefile before pip) ---
 
 torch_index = load_tool("torch_index")
 CPU = "https://download.pytorch.org/whl/cpu"
@@ -85,7 +85,7 @@ def test_nvidia_macos_and_overrides_never_probe() -> None:
 @pytest.mark.skipif(torch_index.has_nvidia_driver(), reason="this machine has an NVIDIA driver")
 def test_makefile_line_prints_the_choice_against_a_real_local_index() -> None:
     """The CLI the Makefile calls, probing a local index that answers and a port that does not."""
-    script = [sys.executable, str(REPO / "tools" / "torch_index.py"), "auto", "--cpu-index"]
+    script = [sys.executable, str(REPO / ".ci" / "torch_index.py"), "auto", "--cpu-index"]
     with serve({"/simple/torch/": (200, b"<html></html>", None)}) as base:
         up = subprocess.run(script + [f"{base}/simple"], capture_output=True, text=True, timeout=60)
     assert up.returncode == 0 and up.stdout.split() == ["--index-url", f"{base}/simple"]
@@ -94,7 +94,7 @@ def test_makefile_line_prints_the_choice_against_a_real_local_index() -> None:
     assert down.returncode == 0 and down.stdout.strip() == ""  # server gone: default index
     assert "cannot be reached: default index" in down.stderr
     makefile = (REPO / "Makefile").read_text()
-    assert "tools/torch_index.py $(TORCH_INDEX) --cpu-index $(TORCH_CPU_INDEX)" in makefile
+    assert ".ci/torch_index.py $(TORCH_INDEX) --cpu-index $(TORCH_CPU_INDEX)" in makefile
 
 
 def test_ui_check_says_how_to_install_chromium(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Point every Colab badge and Colab install cell (and pyproject.toml) at one GitHub repository.
 
-    python3 tools/colab_repo.py set OWNER/NAME [--branch BRANCH]   # what `make colab` runs
-    python3 tools/colab_repo.py check                              # exit 1 if anything disagrees
+    python3 .ci/colab_repo.py set OWNER/NAME [--branch BRANCH]   # what `make colab` runs
+    python3 .ci/colab_repo.py check                              # exit 1 if anything disagrees
 
 The repository lives in pyproject.toml ([tool.ssl-course] repository/branch, and the Homepage URL);
 `set` writes it there and rewrites, in every notebook under notebooks/, solutions/ and exercises/,
@@ -88,7 +88,7 @@ def problems_in(nb: dict, rel: str, repository: str, branch: str) -> list[str]:
     if i is None:
         found.append(f"{rel}: the first code cell is not the Colab install cell ({COLAB_GUARD})")
     elif _source(cells[i]) != install_cell(f"https://github.com/{repository}", branch):
-        found.append(f"{rel}: the Colab install cell differs from tools/colab_repo.py's (run `make colab`)")
+        found.append(f"{rel}: the Colab install cell differs from .ci/colab_repo.py's (run `make colab`)")
     return found
 
 
@@ -160,7 +160,7 @@ def main(argv: list[str]) -> int:
         for path in changed:
             print(f"  {path.relative_to(REPO)}")
         return 0
-    print("usage: make colab REPO=owner/name [BRANCH=main]   (python3 tools/colab_repo.py "
+    print("usage: make colab REPO=owner/name [BRANCH=main]   (python3 .ci/colab_repo.py "
           "set owner/name [--branch main] | check)", file=sys.stderr)
     return 2
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Pick where pip installs PyTorch from; print pip's index arguments (stdout) and why (stderr).
 
-    python3 tools/torch_index.py [auto|cpu|default|URL] [--cpu-index URL]
+    python3 .ci/torch_index.py [auto|cpu|default|URL] [--cpu-index URL]
 
 auto (the default): on a machine without an NVIDIA driver, PyTorch's CPU-only wheel index when it
 can be reached (a ~1 GB environment instead of ~6 GB of CUDA libraries), else the default index

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Strip what running a notebook adds (outputs, counts, run metadata): the course's git filter.
 
-    git config filter.nbclean.clean "python3 tools/nbclean.py"   # what `make env` sets up
-    python3 tools/nbclean.py --inplace notebooks/*.ipynb          # clean files in place
+    git config filter.nbclean.clean "python3 .ci/nbclean.py"   # what `make env` sets up
+    python3 .ci/nbclean.py --inplace notebooks/*.ipynb          # clean files in place
 
 As a git "clean" filter it reads a notebook on stdin and writes the cleaned notebook on stdout, so
 git stores (and diffs) notebooks without outputs however often they were run in JupyterLab; the
@@ -69,8 +69,8 @@ def main(argv: list[str]) -> int:
                 print(f"cleaned {path}")
         return 0
     if argv:
-        print("usage: python3 tools/nbclean.py < in.ipynb > out.ipynb  |  "
-              "python3 tools/nbclean.py --inplace FILE...", file=sys.stderr)
+        print("usage: python3 .ci/nbclean.py < in.ipynb > out.ipynb  |  "
+              "python3 .ci/nbclean.py --inplace FILE...", file=sys.stderr)
         return 2
     data = sys.stdin.buffer.read()
     try:

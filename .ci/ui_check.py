@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Open a notebook in a real JupyterLab in headless Chromium, run all cells, screenshot it.
 
-    python3 tools/ui_check.py [--install] [--python .venv/bin/python] [--out ui_check_out] NOTEBOOK
+    python3 .ci/ui_check.py [--install] [--python .venv/bin/python] [--out ui_check_out] NOTEBOOK
 
 What `make ui-check` runs (not part of `make test`). It copies the notebook into OUT/lab (the
 working tree is never touched), starts JupyterLab there (COURSE_PROFILE=ci unless already set),
