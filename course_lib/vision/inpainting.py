@@ -38,7 +38,7 @@ def psnr(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> float:
 
 
 class Decoder(nn.Module):
-    """Feature vector (B, dim) -> image (B, 3, S, S): a linear layer to an S/8 map, then 3 upsampling convs."""
+    """Feature vector (B, dim) -> image (B, 3, S, S): a linear layer to an S/8 map, then 2 upsampling convs."""
 
     def __init__(self, dim: int, image_size: int, channels: int = 3, width: int = 32) -> None:
         super().__init__()
@@ -53,8 +53,11 @@ class Decoder(nn.Module):
             return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
                                  nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
-        self.net = nn.Sequential(up(4 * width, 2 * width), up(2 * width, width), up(width, width),
-                                 nn.Conv2d(width, channels, 3, padding=1), nn.Sigmoid())
+        # Paint at half resolution and upsample the colours bilinearly: a full-resolution conv would
+        # cost more than the whole encoder, for detail that an L2-trained fill blurs away anyway.
+        self.net = nn.Sequential(up(4 * width, 2 * width), up(2 * width, width),
+                                 nn.Conv2d(width, channels, 3, padding=1),
+                                 nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), nn.Sigmoid())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Decode a batch of feature vectors into images in [0, 1]."""

@@ -102,13 +102,22 @@ class RelativePositionNet(nn.Module):
         return F.cross_entropy(logits, y)
 
 
-def edge_strips(a: torch.Tensor, b: torch.Tensor, width: int = 1) -> torch.Tensor:
-    """The outermost `width` pixels of all four sides of both patches, flattened: a 'cue-only' input (B, F).
+def edge_match_predict(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """A 'cue-only' rule with nothing learned: the neighbour whose facing border best continues the centre's.
 
-    A classifier on these strips sees no object, only whether borders continue into each other.
+    For each of the 8 labels, compare the centre patch a's border with the border of b that would touch
+    it (a row or column for the 4 sides, the corner pixel for the diagonals); predict the closest: (B,).
     """
-    def sides(p: torch.Tensor) -> list[torch.Tensor]:
-        return [p[..., :width, :], p[..., -width:, :], p[..., :, :width].transpose(-1, -2),
-                p[..., :, -width:].transpose(-1, -2)]
+    def diff(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return (u - v).pow(2).flatten(1).mean(1)  # (B,)
 
-    return torch.cat([s.flatten(1) for s in sides(a) + sides(b)], dim=1)
+    top, bottom, left, right = (lambda p: p[..., 0, :]), (lambda p: p[..., -1, :]), (lambda p: p[..., :, 0]), (lambda p: p[..., :, -1])
+    scores = [diff(a[..., 0, 0], b[..., -1, -1]),   # 0: up-left, touching corners
+              diff(top(a), bottom(b)),              # 1: up
+              diff(a[..., 0, -1], b[..., -1, 0]),   # 2: up-right
+              diff(left(a), right(b)),              # 3: left
+              diff(right(a), left(b)),              # 4: right
+              diff(a[..., -1, 0], b[..., 0, -1]),   # 5: down-left
+              diff(bottom(a), top(b)),              # 6: down
+              diff(a[..., -1, -1], b[..., 0, 0])]   # 7: down-right
+    return torch.stack(scores, 1).argmin(1)
