@@ -42,12 +42,13 @@ def _tasks(profile: str):
 
     def rp(run):
         return patches.RelativePositionNet(encoders.ConvEncoder(width=run.width), patch=run.patch, gap=run.gap,
-                                           jitter=run.jitter, channel_drop=True)
+                                           jitter=run.jitter, channel_drop=True,
+                                           pairs_per_image=run.pairs_per_image)
 
     def jig(run):
         perms = jigsaw.permutation_set(run.n_perms, kind="max", generator=torch.Generator().manual_seed(run.seed))
         return jigsaw.JigsawNet(encoders.ConvEncoder(width=run.width), perms, patch=run.patch, gap=run.gap,
-                                jitter=run.jitter)
+                                jitter=run.jitter, puzzles_per_image=run.puzzles_per_image)
 
     def rot(run):
         return _Rotation(encoders.ConvEncoder(width=run.width))

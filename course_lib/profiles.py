@@ -26,13 +26,14 @@ _TOUR_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, epoc
 _CE_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, hole=16, adv_weight=0.001,
               epochs=4, batch_size=64, lr=2e-3, width=16, time_budget_s=120.0, expected_min=1.2)
 _CJ_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=48, patch=12, gap=4, jitter=2,
-              epochs=4, rot_size=32, rot_epochs=2, n_perms=24, batch_size=64, lr=2e-3, width=16,
-              time_budget_s=120.0, expected_min=1.2)
-_RA_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, patch=8, gap=2, jitter=1,
+              epochs=4, rot_size=32, rot_epochs=2, n_perms=24, pairs_per_image=8, puzzles_per_image=2,
+              batch_size=64, lr=2e-3, width=16, time_budget_s=120.0, expected_min=1.2)
+_RA_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32,
               epochs=4, batch_size=64, lr=2e-3, width=16, widths=(8, 32), time_budget_s=120.0,
               expected_min=1.2)
 _PT_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=48, patch=12, gap=4, jitter=2,
-              hole=16, epochs=3, batch_size=64, lr=2e-3, width=16, time_budget_s=120.0, expected_min=0.5)
+              hole=16, epochs=3, pairs_per_image=8, batch_size=64, lr=2e-3, width=16, time_budget_s=120.0,
+              expected_min=0.5)
 
 BUDGETS: dict[str, dict[str, dict]] = {
     "00_tour": {
@@ -54,6 +55,7 @@ BUDGETS: dict[str, dict[str, dict]] = {
     #   adv_weight    lambda_adv of the context encoder (Pathak et al.: 0.001)
     #   patch, gap, jitter   relative-position / jigsaw tiles on a 3x3 grid (pixels)
     #   n_perms       size of each jigsaw permutation set; widths: the two encoder widths of notebook 06
+#   pairs_per_image, puzzles_per_image   pretext samples drawn from each image per step (patches are small)
     "04_context_encoders": {
         "ci": _CE_CI,
         "cpu": {**_CE_CI, "n_train": 5000, "n_test": 2000, "epochs": 10, "width": 32,

@@ -112,10 +112,13 @@ class JigsawNet(nn.Module):
     """Noroozi's context-free network: one shared encoder per tile, features concatenated, MLP to N classes."""
 
     def __init__(self, encoder: nn.Module, perms: torch.Tensor, *, patch: int, gap: int = 0, jitter: int = 0,
-                 hidden: int = 256) -> None:
+                 puzzles_per_image: int = 1, hidden: int = 256) -> None:
         super().__init__()
         if not hasattr(encoder, "dim"):
             raise AttributeError("JigsawNet needs an encoder with a .dim attribute (its output size)")
+        if puzzles_per_image < 1:
+            raise ValueError(f"puzzles_per_image must be at least 1, got {puzzles_per_image}")
+        self.puzzles_per_image = puzzles_per_image
         if perms.dim() != 2 or perms.shape[1] != 9:
             raise ValueError(f"perms must be (N, 9) permutations of the 9 tiles, got {tuple(perms.shape)}")
         self.encoder, self.patch, self.gap, self.jitter = encoder, patch, gap, jitter
@@ -132,6 +135,7 @@ class JigsawNet(nn.Module):
     def logits_and_labels(self, x: torch.Tensor, generator: torch.Generator | None = None
                           ) -> tuple[torch.Tensor, torch.Tensor]:
         """Cut, shuffle by a random permutation of the set, and return (logits, permutation index)."""
+        x = x.repeat(self.puzzles_per_image, 1, 1, 1) if self.training else x  # (kB, C, H, W)
         tiles = jigsaw_tiles(x, patch=self.patch, gap=self.gap, jitter=self.jitter, generator=generator)
         label = torch.randint(0, len(self.perms), (len(x),), generator=generator).to(x.device)
         return self(shuffle_tiles(tiles, self.perms, label)), label

@@ -76,11 +76,15 @@ class RelativePositionNet(nn.Module):
     """A shared encoder for both patches, then a small MLP on the two features: 8 logits."""
 
     def __init__(self, encoder: nn.Module, *, patch: int, gap: int = 0, jitter: int = 0,
-                 channel_drop: bool = False, hidden: int = 256) -> None:
+                 channel_drop: bool = False, pairs_per_image: int = 1, hidden: int = 256) -> None:
         super().__init__()
         if not hasattr(encoder, "dim"):
             raise AttributeError("RelativePositionNet needs an encoder with a .dim attribute (its output size)")
+        if pairs_per_image < 1:
+            raise ValueError(f"pairs_per_image must be at least 1, got {pairs_per_image}")
         self.encoder, self.patch, self.gap, self.jitter, self.channel_drop = encoder, patch, gap, jitter, channel_drop
+        # Patches are small, so several pairs per image cost little and give the loss more signal per step.
+        self.pairs_per_image = pairs_per_image
         self.head = nn.Sequential(nn.Linear(2 * encoder.dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 8))
 
     def forward(self, centre: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
@@ -90,14 +94,15 @@ class RelativePositionNet(nn.Module):
 
     def logits_and_labels(self, x: torch.Tensor, generator: torch.Generator | None = None
                           ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sample one pair per image (with this model's defences) and return (logits, labels)."""
+        """Sample pairs_per_image pairs per image (with this model's defences) and return (logits, labels)."""
+        x = x.repeat(self.pairs_per_image, 1, 1, 1) if self.training else x  # (kB, C, H, W)
         a, b, y, _ = relative_position_pairs(x, patch=self.patch, gap=self.gap, jitter=self.jitter, generator=generator)
         if self.channel_drop:
             a, b = drop_channels(a, generator=generator), drop_channels(b, generator=generator)
         return self(a, b), y
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the 8-way relative-position prediction on one pair per image."""
+        """Cross-entropy of the 8-way relative-position prediction on pairs_per_image pairs per image."""
         logits, y = self.logits_and_labels(x)
         return F.cross_entropy(logits, y)
 
