@@ -32,7 +32,7 @@ _RA_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32,
               epochs=4, batch_size=64, lr=2e-3, width=16, widths=(8, 32), time_budget_s=120.0,
               expected_min=1.2)
 _PT_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=48, patch=12, gap=4, jitter=2,
-              hole=16, epochs=3, pairs_per_image=8, batch_size=64, lr=2e-3, width=16, time_budget_s=120.0,
+              hole=16, epochs=4, pairs_per_image=8, batch_size=64, lr=2e-3, width=16, time_budget_s=120.0,
               expected_min=0.5)
 
 BUDGETS: dict[str, dict[str, dict]] = {

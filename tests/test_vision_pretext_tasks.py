@@ -152,6 +152,10 @@ def test_jigsaw_tiles_shuffle_and_net() -> None:
     assert net.loss(x).dim() == 0
     with pytest.raises(ValueError, match="grid"):
         jigsaw.jigsaw_tiles(torch.rand(1, 3, 20, 20), patch=12)
+    normed = jigsaw.normalize_tiles(tiles + torch.arange(9.0)[None, :, None, None, None])  # a brightness ramp
+    means = normed.mean((3, 4))                                                            # (B, 9, C)
+    assert torch.allclose(means, means[:, :1].expand_as(means), atol=1e-5), "every tile gets the puzzle's mean"
+    assert torch.allclose(normed - means[..., None, None], tiles - tiles.mean((3, 4), keepdim=True), atol=1e-5)
 
 
 def test_probing_helpers() -> None:

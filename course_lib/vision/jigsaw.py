@@ -108,17 +108,29 @@ def shuffle_tiles(tiles: torch.Tensor, perms: torch.Tensor, label: torch.Tensor)
     return tiles[idx, order]
 
 
+def normalize_tiles(tiles: torch.Tensor) -> torch.Tensor:
+    """Give every tile the mean colour of its whole puzzle: (B, 9, C, p, p) -> same shape.
+
+    Noroozi & Favaro normalise each tile on its own, because a tile's average colour and brightness
+    (a sky gradient, vignetting) tell where it came from without any understanding of the content.
+    Shifting each tile to the puzzle's mean keeps the input statistics of whole images, which the
+    frozen encoder sees later in the probe.
+    """
+    tile_mean = tiles.mean((3, 4), keepdim=True)          # (B, 9, C, 1, 1)
+    return tiles - tile_mean + tile_mean.mean(1, keepdim=True)
+
+
 class JigsawNet(nn.Module):
     """Noroozi's context-free network: one shared encoder per tile, features concatenated, MLP to N classes."""
 
     def __init__(self, encoder: nn.Module, perms: torch.Tensor, *, patch: int, gap: int = 0, jitter: int = 0,
-                 puzzles_per_image: int = 1, hidden: int = 256) -> None:
+                 puzzles_per_image: int = 1, normalize: bool = True, hidden: int = 256) -> None:
         super().__init__()
         if not hasattr(encoder, "dim"):
             raise AttributeError("JigsawNet needs an encoder with a .dim attribute (its output size)")
         if puzzles_per_image < 1:
             raise ValueError(f"puzzles_per_image must be at least 1, got {puzzles_per_image}")
-        self.puzzles_per_image = puzzles_per_image
+        self.puzzles_per_image, self.normalize = puzzles_per_image, normalize
         if perms.dim() != 2 or perms.shape[1] != 9:
             raise ValueError(f"perms must be (N, 9) permutations of the 9 tiles, got {tuple(perms.shape)}")
         self.encoder, self.patch, self.gap, self.jitter = encoder, patch, gap, jitter
@@ -137,6 +149,8 @@ class JigsawNet(nn.Module):
         """Cut, shuffle by a random permutation of the set, and return (logits, permutation index)."""
         x = x.repeat(self.puzzles_per_image, 1, 1, 1) if self.training else x  # (kB, C, H, W)
         tiles = jigsaw_tiles(x, patch=self.patch, gap=self.gap, jitter=self.jitter, generator=generator)
+        if self.normalize:
+            tiles = normalize_tiles(tiles)
         label = torch.randint(0, len(self.perms), (len(x),), generator=generator).to(x.device)
         return self(shuffle_tiles(tiles, self.perms, label)), label
 
