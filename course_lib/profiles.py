@@ -35,6 +35,19 @@ TIME_MARKER = "[time]"        # printed lines holding wall-clock figures carry i
 _TOUR_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, epochs=4,
                 batch_size=64, lr=2e-3, width=32, time_budget_s=600.0, expected_min=1.2)
 
+# Notebooks 04-06 (issue 9). ci: training bounded by epochs only; time_budget_s is a safety net.
+_CE_CI = dict(dataset="shapes", n_train=3000, n_test=1000, image_size=32, hole=16, adv_weight=0.001,
+              epochs=5, batch_size=64, lr=2e-3, width=16, time_budget_s=120.0, expected_min=1.2)
+_CJ_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=48, patch=12, gap=4, jitter=2,
+              epochs=4, rot_size=32, rot_epochs=2, n_perms=24, pairs_per_image=8, puzzles_per_image=2,
+              batch_size=64, lr=2e-3, width=16, time_budget_s=120.0, expected_min=1.2)
+_RA_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32,
+              epochs=4, batch_size=64, lr=2e-3, width=16, widths=(8, 32), time_budget_s=120.0,
+              expected_min=1.2)
+_PT_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=48, patch=12, gap=4, jitter=2,
+              hole=16, epochs=4, pairs_per_image=8, batch_size=64, lr=2e-3, width=16, time_budget_s=120.0,
+              expected_min=0.5)
+
 BUDGETS: dict[str, dict[str, dict]] = {
     "00_tour": {
         "ci": _TOUR_CI,
@@ -49,6 +62,43 @@ BUDGETS: dict[str, dict[str, dict]] = {
                 "expected_min": 5.0},
         "gpu": {**_TOUR_CI, "dataset": "auto", "n_train": 20000, "n_test": 5000, "epochs": 20,
                 "batch_size": 512, "width": 64, "time_budget_s": 600.0, "expected_min": 10.0},
+    },
+    # Notebooks 04-06 (pretext tasks). Keys beyond the common ones:
+    #   hole          side of the central hole in pixels (block and region masks cover the same area)
+    #   adv_weight    lambda_adv of the context encoder (Pathak et al.: 0.001)
+    #   patch, gap, jitter   relative-position / jigsaw tiles on a 3x3 grid (pixels)
+    #   n_perms       size of each jigsaw permutation set; widths: the two encoder widths of notebook 06
+#   pairs_per_image, puzzles_per_image   pretext samples drawn from each image per step (patches are small)
+    "04_context_encoders": {
+        "ci": _CE_CI,
+        "cpu": {**_CE_CI, "n_train": 5000, "n_test": 2000, "epochs": 10, "width": 32,
+                "time_budget_s": 600.0, "expected_min": 6.0},
+        "gpu": {**_CE_CI, "dataset": "auto", "n_train": None, "n_test": None, "epochs": 40,
+                "batch_size": 256, "width": 64, "time_budget_s": 1800.0, "expected_min": 20.0},
+    },
+    "05_context_jigsaw": {
+        "ci": _CJ_CI,
+        "cpu": {**_CJ_CI, "n_train": 5000, "n_test": 2000, "image_size": 64, "patch": 16, "gap": 4,
+                "jitter": 2, "epochs": 12, "rot_epochs": 4, "n_perms": 100, "width": 32,
+                "time_budget_s": 900.0, "expected_min": 10.0},
+        "gpu": {**_CJ_CI, "dataset": "auto", "n_train": None, "n_test": None, "image_size": 96, "patch": 24,
+                "gap": 6, "jitter": 3, "epochs": 40, "rot_epochs": 15, "n_perms": 1000, "batch_size": 256,
+                "width": 64, "time_budget_s": 3600.0, "expected_min": 40.0},
+    },
+    "06_rotation_architecture": {
+        "ci": _RA_CI,
+        "cpu": {**_RA_CI, "n_train": 5000, "n_test": 2000, "epochs": 10, "widths": (8, 32),
+                "time_budget_s": 900.0, "expected_min": 8.0},
+        "gpu": {**_RA_CI, "dataset": "auto", "n_train": None, "n_test": None, "epochs": 30,
+                "batch_size": 256, "widths": (16, 64), "time_budget_s": 3600.0, "expected_min": 30.0},
+    },
+    "05_pretext_tasks": {
+        "ci": _PT_CI,
+        "cpu": {**_PT_CI, "n_train": 4000, "n_test": 2000, "epochs": 6, "time_budget_s": 300.0,
+                "expected_min": 3.0},
+        "gpu": {**_PT_CI, "dataset": "auto", "n_train": 20000, "n_test": 5000, "image_size": 64,
+                "patch": 16, "gap": 4, "jitter": 2, "epochs": 15, "batch_size": 256, "width": 64,
+                "time_budget_s": 1200.0, "expected_min": 8.0},
     },
 }
 

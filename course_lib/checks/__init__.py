@@ -4,6 +4,8 @@
     checks.rotation_batch(rotate_batch)   # prints its checks, raises AssertionError if any failed
 """
 from .pretext import knn_classifier, rotation_batch
+from .pretext_tasks import greedy_hamming, masked_reconstruction_loss, relative_position_sampler
 from .report import Checker
 
 __all__ = ["Checker", "knn_classifier", "rotation_batch"]
+__all__ += ["greedy_hamming", "masked_reconstruction_loss", "relative_position_sampler"]

@@ -82,10 +82,12 @@ def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
     return v[:, None] - v[:, None] * s[:, None] * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
 
 
-def _backgrounds(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+def _backgrounds(rng: np.random.Generator, n: int, size: int, fixed_sky: bool = False) -> np.ndarray:
     """(N, S, S, 3) two-colour gradients with faint stripes and pixel noise, each in a random direction."""
     g = np.linspace(-1.0, 1.0, size)
     angle = rng.uniform(0.0, 2 * np.pi, (n, 1, 1))  # random direction: no global "up" in the background
+    if fixed_sky:  # version 1's shortcut, kept to demonstrate it: light always on top, dark below
+        angle = np.full_like(angle, np.pi / 2)
     u = np.cos(angle) * g[None, None, :] + np.sin(angle) * g[None, :, None]  # (N, S, S) in [-1.42, 1.42]
     t = ((u / np.sqrt(2.0) + 1.0) / 2.0)[..., None]  # (N, S, S, 1) in [0, 1]
     light = _hsv_to_rgb(rng.uniform(0.5, 0.7, n), rng.uniform(0.1, 0.35, n), rng.uniform(0.75, 0.95, n))
@@ -97,8 +99,12 @@ def _backgrounds(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     return bg + rng.normal(0.0, 0.03, (n, size, size, 1))
 
 
-def make_shapes(n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Render ``n`` images: (N, S, S, 3) uint8 and balanced labels (N,) int64; deterministic."""
+def make_shapes(n: int, size: int = 32, seed: int = 0, *, fixed_sky: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Render ``n`` images: (N, S, S, 3) uint8 and balanced labels (N,) int64; deterministic.
+
+    ``fixed_sky=True`` draws every background light at the top and dark at the bottom, as the
+    first version of the set did: a shortcut for rotation prediction (notebook 05 shows it).
+    """
     if n < 0 or size < 8:
         raise ValueError(f"make_shapes needs n >= 0 and size >= 8, got n={n}, size={size}")
     rng = np.random.default_rng(seed)
@@ -107,7 +113,7 @@ def make_shapes(n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.n
     centre = rng.uniform(-1.0, 1.0, (n, 2)) * (0.92 - scale)[:, None]  # stays in frame
     tilt = np.deg2rad(rng.uniform(-MAX_TILT_DEG, MAX_TILT_DEG, n))
     colour = _hsv_to_rgb(rng.uniform(0, 1, n), rng.uniform(0.75, 1.0, n), rng.uniform(0.8, 1.0, n))
-    images = _backgrounds(rng, n, size)  # (N, S, S, 3)
+    images = _backgrounds(rng, n, size, fixed_sky)  # (N, S, S, 3)
 
     hi = size * _SUPERSAMPLE
     g = (np.arange(hi) + 0.5) / hi * 2.0 - 1.0  # pixel centres in [-1, 1]
