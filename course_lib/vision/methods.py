@@ -54,8 +54,13 @@ def _momentum(model: nn.Module, step: int, total_steps: int) -> None:
 def train(model: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
           warmup_epochs: float = 0.0, seed: int = 0, device: torch.device | str | None = None,
           time_budget_s: float | None = None, desc: str | None = None, progress: bool = True,
-          checkpoint=None, amp: bool | None = None) -> training.History:
-    """Train a registered method on unlabelled images x (N, C, H, W) with warmup + cosine lr; return the History."""
+          checkpoint=None, amp: bool | None = None,
+          callback: Callable[[nn.Module, int, int], None] | None = None) -> training.History:
+    """Train a registered method on unlabelled images x (N, C, H, W) with warmup + cosine lr; return the History.
+
+    callback(model, step, total_steps) runs after every step (after the momentum update), e.g. to
+    evaluate kNN accuracy at the end of each epoch.
+    """
     if not callable(getattr(model, "loss", None)) or not hasattr(model, "encoder"):
         raise TypeError(f"{type(model).__name__} does not follow the method protocol (.encoder and loss(x)); "
                         "build it with methods.build(name, encoder)")
@@ -63,8 +68,34 @@ def train(model: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr
         device = next(model.parameters()).device
     # drop_last: every batch has the same size (MoCo's queue takes whole batches; BatchNorm needs > 1).
     batches = training.DeviceLoader(x, batch_size=batch_size, seed=seed, drop_last=True, device=device)
-    hook = _momentum if hasattr(model, "momentum_update") else None
-    return training.fit(model, _ssl_loss, batches, epochs=epochs, lr=lr, device=device, on_step=hook,
+    momentum = hasattr(model, "momentum_update")
+
+    def hook(m: nn.Module, step: int, total: int) -> None:
+        if momentum:
+            _momentum(m, step, total)
+        if callback is not None:
+            callback(m, step, total)
+    return training.fit(model, _ssl_loss, batches, epochs=epochs, lr=lr, device=device, on_step=hook if momentum or callback else None,
                         schedule="cosine", warmup_steps=int(warmup_epochs * len(batches)),
                         time_budget_s=time_budget_s, desc=desc or type(model).__name__, progress=progress,
                         checkpoint=checkpoint, amp=amp)
+
+
+class KnnMonitor:
+    """A train() callback that measures kNN accuracy of model.encoder every `every_steps` steps."""
+
+    def __init__(self, train, test, every_steps: int, *, k: int = 20) -> None:
+        from .. import evaluation  # imported here: evaluation is only needed when monitoring
+
+        if every_steps < 1:
+            raise ValueError(f"every_steps must be positive, got {every_steps}")
+        self._evaluation, self.train, self.test, self.every, self.k = evaluation, train, test, every_steps, k
+        self.steps: list[int] = []
+        self.accuracy: list[float] = []
+
+    def __call__(self, model: nn.Module, step: int, total_steps: int) -> None:
+        """Evaluate at every `every_steps`-th step (embed() restores training mode afterwards)."""
+        if step % self.every == 0 or step == total_steps:
+            self.steps.append(step)
+            self.accuracy.append(self._evaluation.score_encoder(model.encoder, self.train, self.test,
+                                                                k=self.k, probe=False)["knn"])
