@@ -63,7 +63,7 @@ def augmentation_cost(x: torch.Tensor, model: torch.nn.Module, device: torch.dev
         return (time.perf_counter() - start) / reps
 
     def step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):  # as fit() does
             loss = model.loss(x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -125,16 +125,18 @@ def main() -> None:
         print(f"[time] epoch {epoch:>4}  {row['images_per_s']:>10,.0f} img/s  {row['wall_s']:>8.1f} s  "
               f"kNN {row.get('knn', float('nan')):.2%}", flush=True)
 
+    amp = device.type == "cuda" and not args.no_amp
     if ckpt.exists():
         state["last_step"] = torch.load(ckpt, map_location="cpu", weights_only=False)["epoch"] * steps_per_epoch
     print(f"[course] {args.method} on {name} ({len(train)} train / {len(test)} test images, "
           f"{tuple(train.x.shape[1:])}), {args.encoder}, batch {args.batch_size}, device {device}, "
-          f"amp={'off' if args.no_amp else 'bf16'}, compile={args.compile}")
+          f"amp={'bf16' if amp else 'off (float32' + (')' if args.no_amp else ': autocast only on CUDA)')}, "
+          f"compile={args.compile}")
     print(f"[time] augmentation (both views) {1000 * aug_s:.1f} ms/batch vs full training step "
           f"{1000 * step_s:.1f} ms/batch ({100 * aug_s / step_s:.0f}% of it)")
     methods.train(model, x_train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                   warmup_epochs=args.warmup_epochs, seed=args.seed, device=device, checkpoint=ckpt,
-                  amp=not args.no_amp, callback=per_epoch, progress=False)
+                  amp=amp, callback=per_epoch, progress=False)
     final = rows[-1] if rows else {}
     print(f"\n{'epoch':>6} {'img/s':>10} {'wall s':>8} {'kNN':>7}")
     for r in rows:
@@ -142,7 +144,7 @@ def main() -> None:
               f"{r.get('knn', float('nan')):>7.2%}")
     print(json.dumps({"method": args.method, "dataset": name, "encoder": args.encoder, "device": str(device),
                       "batch_size": args.batch_size, "epochs": args.epochs, "compile": args.compile,
-                      "amp": not args.no_amp, "augment_ms": round(1000 * aug_s, 2),
+                      "amp": amp, "augment_ms": round(1000 * aug_s, 2),
                       "step_ms": round(1000 * step_s, 2), "per_epoch": rows,
                       "final_knn": final.get("knn"), "wall_s": final.get("wall_s")}))
 
