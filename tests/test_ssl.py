@@ -190,3 +190,23 @@ def test_fit_calls_hook_and_applies_schedule():
     with pytest.raises(ValueError, match="schedule"):
         training.fit(model, lambda m, b: m(b[0]).sum(), training.DeviceLoader(x, batch_size=4), epochs=1,
                      schedule="step", progress=False)
+
+
+def test_contrastive_checks_pass_the_library_and_fail_wrong_answers(capsys):
+    from course_lib import checks
+
+    checks.nt_xent(simclr.nt_xent)
+    checks.momentum_update(moco.momentum_update)
+    checks.byol_loss(byol.byol_loss)
+    with pytest.raises(AssertionError, match="no gradient reaches the target"):
+        checks.byol_loss(lambda p, z: (2 - 2 * F.cosine_similarity(p, z)).mean())  # forgot the stop-gradient
+    with pytest.raises(AssertionError, match="symmetric|orthogonal|SimCLR"):
+        checks.nt_xent(lambda a, b, tau: F.cross_entropy(F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / tau,
+                                                         torch.arange(len(a))))  # one direction only, no intra-view negatives
+
+    def enqueue_lifo(queue, ptr, keys):  # writes at the front every time: not first-in first-out
+        queue[:len(keys)] = keys.detach()
+        return 0
+
+    with pytest.raises(AssertionError, match="first in, first out"):
+        checks.enqueue(enqueue_lifo)
