@@ -18,13 +18,13 @@ from torch.nn import functional as F
 
 import course_lib
 from course_lib import data, evaluation
-from course_lib.vision import augment, encoders, methods
+from course_lib.vision import augment, methods
 
 
 def encoder_for(run) -> torch.nn.Module:
     """The notebook's encoder, freshly initialised from the run's seed."""
     torch.manual_seed(run.seed)
-    return encoders.make_encoder(run.encoder, **({"width": run.width} if run.encoder == "convnet" else {}))
+    return methods.encoder_for(run)
 
 
 def step_ratio(run, x: torch.Tensor, reps: int = 5) -> tuple[float, float]:

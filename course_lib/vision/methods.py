@@ -99,3 +99,10 @@ class KnnMonitor:
             self.steps.append(step)
             self.accuracy.append(self._evaluation.score_encoder(model.encoder, self.train, self.test,
                                                                 k=self.k, probe=False)["knn"])
+
+
+def encoder_for(run) -> nn.Module:
+    """The encoder a notebook's profile names: run.encoder ("convnet" of run.width, or "resnet18")."""
+    from .encoders import make_encoder
+
+    return make_encoder(run.encoder, **({"width": run.width} if run.encoder == "convnet" else {}))
