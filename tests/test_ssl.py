@@ -210,3 +210,23 @@ def test_contrastive_checks_pass_the_library_and_fail_wrong_answers(capsys):
 
     with pytest.raises(AssertionError, match="first in, first out"):
         checks.enqueue(enqueue_lifo)
+
+
+def test_label_subset_finetune_and_collapse_stats():
+    from course_lib import evaluation
+
+    y = torch.arange(10).repeat(20)  # 200 labels, 20 per class
+    idx = evaluation.label_subset(y, 0.1, seed=0)
+    assert len(idx) == 20 and torch.bincount(y[idx]).tolist() == [2] * 10
+    assert len(evaluation.label_subset(y, 0.01)) == 10  # at least one per class
+    with pytest.raises(ValueError, match="fraction"):
+        evaluation.label_subset(y, 0.0)
+    healthy = evaluation.embedding_stats(torch.randn(500, 16))
+    collapsed = evaluation.embedding_stats(torch.ones(500, 16) + 1e-4 * torch.randn(500, 16))
+    assert abs(healthy["std"] - healthy["ideal_std"]) < 0.05 and collapsed["std"] < 1e-3
+    assert healthy["effective_rank"] > 12 > collapsed["effective_rank"] or collapsed["std"] < 1e-3
+    torch.manual_seed(0)
+    x = torch.rand(40, 3, 8, 8)
+    y2 = (x[:, 0].mean((1, 2)) > x[:, 2].mean((1, 2))).long()  # red vs blue: learnable
+    acc = evaluation.finetune(encoders.ConvEncoder(width=4), x, y2, x, y2, epochs=30, lr=1e-2, batch_size=8)
+    assert acc > 0.8
