@@ -49,7 +49,7 @@ BUDGETS: dict[str, dict[str, dict]] = {
 _SSL_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, encoder="convnet", width=16,
                batch_size=128, lr=3e-3, warmup_epochs=1.0, epochs=15, tau=0.5, knn_every=5,
                small_n=1000, small_epochs=6, grid_ops=("crop", "colour", "blur"), taus=(0.1, 0.5, 1.0),
-               collapse_epochs=5, label_fractions=(0.01, 0.1), ft_epochs=20, moco_queue=1024,
+               collapse_epochs=5, label_fractions=(0.01, 0.1), ft_epochs=20, ft_batch_size=32, moco_queue=1024,
                time_budget_s=300.0, expected_min=1.2)
 _SSL_CPU = {**_SSL_CI, "n_train": 5000, "n_test": 2000, "width": 32, "epochs": 40, "small_n": 2000,
             "small_epochs": 15, "time_budget_s": 900.0, "expected_min": 10.0}
