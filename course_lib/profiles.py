@@ -51,7 +51,7 @@ _SSL_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, encod
                small_n=1000, small_epochs=6, grid_ops=("crop", "colour", "blur"), taus=(0.1, 0.5, 1.0),
                collapse_epochs=5, label_fractions=(0.01, 0.1), ft_epochs=20, ft_batch_size=32, moco_queue=1024,
                time_budget_s=300.0, expected_min=1.2)
-_SSL_CPU = {**_SSL_CI, "n_train": 5000, "n_test": 2000, "width": 32, "epochs": 40, "small_n": 2000,
+_SSL_CPU = {**_SSL_CI, "n_train": 5000, "n_test": 2000, "width": 32, "epochs": 25, "small_n": 2000,
             "small_epochs": 15, "time_budget_s": 900.0, "expected_min": 10.0}
 # gpu: CIFAR-10 (offline fallback: shapes) at recipe scale with ResNet-18, bf16, device augmentations.
 _SSL_GPU = {**_SSL_CI, "dataset": "auto", "n_train": None, "n_test": None, "image_size": None,
@@ -59,9 +59,12 @@ _SSL_GPU = {**_SSL_CI, "dataset": "auto", "n_train": None, "n_test": None, "imag
             "knn_every": 10, "small_n": 10000, "small_epochs": 20, "ft_epochs": 30, "moco_queue": 4096,
             "time_budget_s": 3600.0, "expected_min": 60.0}
 BUDGETS.update({
-    "07_simclr": {"ci": _SSL_CI, "cpu": _SSL_CPU, "gpu": _SSL_GPU},
-    "08_moco_byol_simsiam": {"ci": _SSL_CI, "cpu": _SSL_CPU, "gpu": _SSL_GPU},
-    "09_evaluation": {"ci": _SSL_CI, "cpu": _SSL_CPU, "gpu": _SSL_GPU},
+    # expected_min for cpu/gpu: estimated from the ci step times (cpu) and ResNet-18 throughput (gpu).
+    "07_simclr": {"ci": _SSL_CI, "cpu": {**_SSL_CPU, "expected_min": 12.0}, "gpu": {**_SSL_GPU, "expected_min": 35.0}},
+    "08_moco_byol_simsiam": {"ci": _SSL_CI, "cpu": {**_SSL_CPU, "expected_min": 15.0},
+                             "gpu": {**_SSL_GPU, "expected_min": 40.0}},
+    "09_evaluation": {"ci": {**_SSL_CI, "expected_min": 1.5}, "cpu": {**_SSL_CPU, "expected_min": 18.0},
+                      "gpu": {**_SSL_GPU, "expected_min": 60.0}},
     "07_nt_xent": {"ci": {**_SSL_CI, "expected_min": 0.4}, "cpu": {**_SSL_CPU, "expected_min": 2.0},
                    "gpu": {**_SSL_GPU, "expected_min": 5.0}},
     "08_momentum_targets": {"ci": {**_SSL_CI, "expected_min": 0.4}, "cpu": {**_SSL_CPU, "expected_min": 2.0},
