@@ -230,3 +230,11 @@ def test_label_subset_finetune_and_collapse_stats():
     y2 = (x[:, 0].mean((1, 2)) > x[:, 2].mean((1, 2))).long()  # red vs blue: learnable
     acc = evaluation.finetune(encoders.ConvEncoder(width=4), x, y2, x, y2, epochs=30, lr=1e-2, batch_size=8)
     assert acc > 0.8
+
+
+def test_queue_pointer_survives_a_state_dict_round_trip():
+    queue = moco.Queue(6, 2)
+    queue.push(torch.ones(2, 2))
+    other = moco.Queue(6, 2, seed=1)
+    other.load_state_dict(queue.state_dict())
+    assert other.ptr == 2 and torch.equal(other.keys, queue.keys)

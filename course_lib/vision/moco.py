@@ -57,7 +57,16 @@ class Queue(nn.Module):
         g = torch.Generator().manual_seed(seed)
         # Random unit vectors to start with: they act as (uninformative) negatives until replaced.
         self.register_buffer("keys", F.normalize(torch.randn(size, dim, generator=g), dim=1))  # (K, D)
-        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
+        # A Python int, not a tensor: reading a GPU tensor's value every step would stall the GPU.
+        self.ptr = 0
+
+    def get_extra_state(self) -> dict:
+        """The write pointer, saved in the state_dict (so checkpoints resume the queue exactly)."""
+        return {"ptr": self.ptr}
+
+    def set_extra_state(self, state: dict) -> None:
+        """Restore the write pointer from a state_dict."""
+        self.ptr = int(state["ptr"])
 
     @torch.no_grad()
     def push(self, k: torch.Tensor) -> None:
@@ -67,9 +76,8 @@ class Queue(nn.Module):
             raise ValueError(f"the queue size K={size} is not a multiple of the batch size N={n}; pick K "
                              f"as a multiple of N (e.g. {max(1, size // n) * n}) so each batch fills one slot "
                              "(use drop_last=True so the last batch is not smaller)")
-        i = int(self.ptr)
-        self.keys[i:i + n] = k.detach().to(self.keys.dtype)
-        self.ptr.fill_((i + n) % size)
+        self.keys[self.ptr:self.ptr + n] = k.detach().to(self.keys.dtype)
+        self.ptr = (self.ptr + n) % size
 
 
 class MoCo(nn.Module):

@@ -44,7 +44,7 @@ def similarities(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
 
 def _positives(n: int, device: torch.device) -> torch.Tensor:
     """Index of each view's partner: view i of z1 pairs with view i of z2 (rows i and i + N)."""
-    return torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(device)  # (2N,)
+    return torch.cat([torch.arange(n, 2 * n, device=device), torch.arange(0, n, device=device)])  # (2N,)
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, tau: float = 0.5) -> torch.Tensor:
