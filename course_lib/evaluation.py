@@ -142,3 +142,66 @@ def tsne(z, *, perplexity: float = 30.0, seed: int = 0) -> np.ndarray:
     model = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
                  random_state=seed)
     return model.fit_transform(z).astype(np.float32)
+
+
+def label_subset(y, fraction: float, *, seed: int = 0) -> torch.Tensor:
+    """Indices of a class-balanced fraction of the labelled examples (at least one per class), sorted."""
+    y = _labels(y, len(torch.as_tensor(y)), "y")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}; e.g. 0.01 for 1% of the labels")
+    generator = torch.Generator().manual_seed(seed)
+    picked = []
+    for c in torch.unique(y):
+        idx = torch.nonzero(y == c).flatten()
+        k = max(1, round(fraction * len(idx)))
+        picked.append(idx[torch.randperm(len(idx), generator=generator)[:k]])
+    return torch.cat(picked).sort().values
+
+
+def finetune(encoder: nn.Module, x_train, y_train, x_test, y_test, *, epochs: int, lr: float = 1e-3,
+             batch_size: int = 64, seed: int = 0, device: torch.device | str | None = None) -> float:
+    """Train a copy of the encoder plus a linear head on (x_train, y_train), all weights; return test accuracy.
+
+    With a randomly initialised encoder this is the supervised baseline on the same labels.
+    """
+    import copy
+
+    from . import training  # imported here: training imports nothing from evaluation, keep it that way
+
+    x_train, x_test = torch.as_tensor(x_train), torch.as_tensor(x_test)
+    y_train, y_test = _labels(y_train, len(x_train), "y_train"), _labels(y_test, len(x_test), "y_test")
+    if device is None:
+        param = next(encoder.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    torch.manual_seed(seed)
+    net = nn.Sequential(copy.deepcopy(encoder), nn.Linear(encoder.dim, n_classes)).to(device)
+    batches = training.DeviceLoader(x_train, y_train, batch_size=min(batch_size, len(x_train)), seed=seed,
+                                    device=device)
+    training.fit(net, lambda m, b: F.cross_entropy(m(b[0]), b[1]), batches, epochs=epochs, lr=lr,
+                 device=device, progress=False)
+    pred = embed(net, x_test, device=device).argmax(1)  # (N_test,) logits -> class
+    return (pred == y_test).float().mean().item()
+
+
+def embedding_stats(z) -> dict[str, float | torch.Tensor]:
+    """Collapse diagnostics of embeddings z (N, D): the std per dimension of the L2-normalised
+    vectors averaged over dimensions (about 1/sqrt(D) when healthy, 0 when collapsed; SimSiam
+    section 4.1) and the normalised singular-value spectrum of the centred embeddings."""
+    z = _features(z, "z")
+    u = F.normalize(z, dim=1)
+    std = u.std(0).mean().item()
+    s = torch.linalg.svdvals(z - z.mean(0))                 # (min(N, D),) descending
+    return {"std": std, "ideal_std": 1 / z.shape[1] ** 0.5, "spectrum": s / s[0].clamp_min(1e-12),
+            "effective_rank": float(torch.exp(-(p := s / s.sum()).mul(p.clamp_min(1e-12).log()).sum()))}
+
+
+def score_encoder(encoder: nn.Module, train, test, *, seed: int = 0, k: int = 20, probe: bool = True,
+                  device: torch.device | str | None = None) -> dict[str, float]:
+    """kNN (and, if probe, linear-probe) accuracy of a frozen encoder on labelled image sets (with .x and .y)."""
+    z_train = embed(encoder, train.x, device=device)
+    z_test = embed(encoder, test.x, device=device)
+    scores = {"knn": knn(z_train, train.y, z_test, test.y, k=k)}
+    if probe:
+        scores["probe"] = linear_probe(z_train, train.y, z_test, test.y, seed=seed)
+    return scores

@@ -37,15 +37,15 @@ _TOUR_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, epoc
 
 # Notebooks 04-06 (issue 9). ci: training bounded by epochs only; time_budget_s is a safety net.
 _CE_CI = dict(dataset="shapes", n_train=3000, n_test=1000, image_size=32, hole=16, adv_weight=0.001,
-              epochs=5, batch_size=64, lr=2e-3, width=16, time_budget_s=120.0, expected_min=1.2)
+              epochs=5, batch_size=64, lr=2e-3, width=16, time_budget_s=600.0, expected_min=1.2)
 _CJ_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=48, patch=12, gap=4, jitter=2,
               epochs=4, rot_size=32, rot_epochs=2, n_perms=24, pairs_per_image=8, puzzles_per_image=2,
-              batch_size=64, lr=2e-3, width=16, time_budget_s=120.0, expected_min=1.2)
+              batch_size=64, lr=2e-3, width=16, time_budget_s=600.0, expected_min=1.2)
 _RA_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32,
-              epochs=4, batch_size=64, lr=2e-3, width=16, widths=(8, 32), time_budget_s=120.0,
+              epochs=4, batch_size=64, lr=2e-3, width=16, widths=(8, 32), time_budget_s=600.0,
               expected_min=1.2)
 _PT_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=48, patch=12, gap=4, jitter=2,
-              hole=16, epochs=4, pairs_per_image=8, batch_size=64, lr=2e-3, width=16, time_budget_s=120.0,
+              hole=16, epochs=4, pairs_per_image=8, batch_size=64, lr=2e-3, width=16, time_budget_s=600.0,
               expected_min=0.5)
 
 BUDGETS: dict[str, dict[str, dict]] = {
@@ -102,6 +102,37 @@ BUDGETS: dict[str, dict[str, dict]] = {
     },
 }
 
+
+# Notebooks 07-09 (contrastive and non-contrastive SSL) and their exercises. Extra keys:
+#   encoder       "convnet" (ConvEncoder of `width`) or "resnet18" (the gpu recipe)
+#   warmup_epochs linear lr warmup before the cosine decay;  tau: SimCLR's temperature
+#   small_*       the short runs of the sweeps (augmentation grid, temperature, losses, collapse)
+#   ft_epochs     fine-tuning epochs with 1% / 10% of the labels (notebook 09)
+# ci: training bounded by epochs; time_budget_s is only a safety net (>= 3x the expected time).
+_SSL_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, encoder="convnet", width=16,
+               batch_size=128, lr=3e-3, warmup_epochs=1.0, epochs=15, tau=0.5, knn_every=5,
+               small_n=1000, small_epochs=6, grid_ops=("crop", "colour", "blur"), taus=(0.1, 0.5, 1.0),
+               collapse_epochs=5, label_fractions=(0.01, 0.1), ft_epochs=20, ft_batch_size=32, moco_queue=1024,
+               time_budget_s=300.0, expected_min=1.2)
+_SSL_CPU = {**_SSL_CI, "n_train": 5000, "n_test": 2000, "width": 32, "epochs": 25, "small_n": 2000,
+            "small_epochs": 15, "time_budget_s": 900.0, "expected_min": 10.0}
+# gpu: CIFAR-10 (offline fallback: shapes) at recipe scale with ResNet-18, bf16, device augmentations.
+_SSL_GPU = {**_SSL_CI, "dataset": "auto", "n_train": None, "n_test": None, "image_size": None,
+            "encoder": "resnet18", "batch_size": 512, "lr": 2e-3, "warmup_epochs": 5.0, "epochs": 100,
+            "knn_every": 10, "small_n": 10000, "small_epochs": 20, "ft_epochs": 30, "moco_queue": 4096,
+            "time_budget_s": 3600.0, "expected_min": 60.0}
+BUDGETS.update({
+    # expected_min for cpu/gpu: estimated from the ci step times (cpu) and ResNet-18 throughput (gpu).
+    "07_simclr": {"ci": _SSL_CI, "cpu": {**_SSL_CPU, "expected_min": 12.0}, "gpu": {**_SSL_GPU, "expected_min": 35.0}},
+    "08_moco_byol_simsiam": {"ci": _SSL_CI, "cpu": {**_SSL_CPU, "expected_min": 15.0},
+                             "gpu": {**_SSL_GPU, "expected_min": 40.0}},
+    "09_evaluation": {"ci": {**_SSL_CI, "expected_min": 1.5}, "cpu": {**_SSL_CPU, "expected_min": 18.0},
+                      "gpu": {**_SSL_GPU, "expected_min": 60.0}},
+    "07_nt_xent": {"ci": {**_SSL_CI, "expected_min": 0.4}, "cpu": {**_SSL_CPU, "expected_min": 2.0},
+                   "gpu": {**_SSL_GPU, "expected_min": 5.0}},
+    "08_momentum_targets": {"ci": {**_SSL_CI, "expected_min": 0.4}, "cpu": {**_SSL_CPU, "expected_min": 2.0},
+                            "gpu": {**_SSL_GPU, "expected_min": 5.0}},
+})
 
 def budget(notebook: str, profile: str) -> dict:
     """Return a copy of one notebook's budget row; clear errors for unknown names."""

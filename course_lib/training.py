@@ -46,6 +46,51 @@ def loader(*tensors: torch.Tensor, batch_size: int, shuffle: bool = True, seed: 
                       drop_last=drop_last, generator=generator, num_workers=0)
 
 
+class DeviceLoader:
+    """Batches sliced from tensors already on the device, in a shuffled order that depends only on `seed`.
+
+    The per-sample TensorDataset path of a DataLoader indexes and stacks every example in Python;
+    for small images that costs more than a small CNN's step. Here each epoch draws one permutation
+    and every batch is a single index_select on the device.
+    """
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int = 0,
+                 drop_last: bool = False, device: torch.device | str | None = None) -> None:
+        if not tensors:
+            raise ValueError("DeviceLoader needs at least one tensor, e.g. DeviceLoader(x, batch_size=256)")
+        if len({len(t) for t in tensors}) != 1:
+            raise ValueError(f"all tensors must have the same first dimension, got {[len(t) for t in tensors]}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        n = len(tensors[0])
+        if drop_last and n < batch_size:
+            raise ValueError(f"drop_last=True with {n} examples and batch_size={batch_size} gives no batch at all; "
+                             "use a smaller batch_size")
+        self.tensors = tuple(t.to(device) if device is not None else t for t in tensors)
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.generator = torch.Generator().manual_seed(seed)  # on the CPU: same order on every device
+
+    def __len__(self) -> int:
+        n = len(self.tensors[0])
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self):
+        n = len(self.tensors[0])
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        order = order.to(self.tensors[0].device)
+        for i in range(len(self)):
+            idx = order[i * self.batch_size:(i + 1) * self.batch_size]  # (B,)
+            yield tuple(t.index_select(0, idx) for t in self.tensors)
+
+
+def warmup_cosine(step: int, total_steps: int, warmup_steps: int = 0) -> float:
+    """Learning-rate factor at `step`: linear warmup from ~0 to 1 over warmup_steps, then cosine decay to 0."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
 def _to_device(batch, device: torch.device, channels_last: bool) -> tuple:
     """Move every tensor of a batch to the device (channels_last for images on CUDA)."""
     if isinstance(batch, torch.Tensor):
@@ -87,12 +132,20 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple], torch.Tensor], l
         epochs: int, lr: float = 1e-3, optimizer: torch.optim.Optimizer | None = None,
         time_budget_s: float | None = None, device: torch.device | str | None = None,
         amp: bool | None = None, checkpoint: str | os.PathLike | None = None, desc: str = "train",
-        progress: bool = True) -> History:
+        progress: bool = True, on_step: Callable[[nn.Module, int, int], None] | None = None,
+        schedule: str | None = None, warmup_steps: int = 0, sync_every: int | None = None) -> History:
     """Train `model` by minimising loss_fn(model, batch) over `loader` for `epochs` epochs.
 
+    on_step(model, step, total_steps) runs after every optimiser step (e.g. a momentum/EMA update);
+    schedule="cosine" scales lr by linear warmup over warmup_steps then cosine decay to 0; the loss
+    is read back to the host every sync_every steps (default: every step on CPU, every 25 on GPU).
     `time_budget_s` stops training early (and prints a line saying so); in the ci profile it is only a
     safety net, so that the number of epochs, not the machine's load, decides what is learned.
     """
+    if schedule not in (None, "cosine"):
+        raise ValueError(f"unknown schedule {schedule!r}; use None (constant lr) or 'cosine' (warmup + cosine)")
+    if len(loader) == 0:
+        raise ValueError("the loader yields no batches (too few examples for drop_last=True?)")
     if device is None:
         param = next(model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
@@ -106,7 +159,9 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple], torch.Tensor], l
     if on_cuda:
         model.to(memory_format=torch.channels_last)
     if optimizer is None:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    sync_every = max(1, sync_every if sync_every is not None else (25 if on_cuda else 1))
 
     ckpt = Path(checkpoint) if checkpoint is not None else None
     history = _load_checkpoint(ckpt, model, optimizer) if ckpt is not None and ckpt.exists() else History()
@@ -116,6 +171,20 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple], torch.Tensor], l
 
     model.train()
     steps_per_epoch = len(loader)
+    total_steps = epochs * steps_per_epoch
+    pending: list[torch.Tensor] = []  # losses still on the device, read back every sync_every steps
+
+    def sync(epoch: int) -> float:
+        """Read the pending losses back to the host, check them, and add them to the history."""
+        values = torch.stack(pending).float().tolist() if pending else []
+        pending.clear()
+        for value in values:
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"loss became {value} at step {len(history.losses)} (epoch {epoch}); the "
+                    f"training diverged. Try a lower learning rate (now lr={optimizer.param_groups[0]['lr']:g}) or check the inputs.")
+            history.losses.append(value)
+        return sum(values)
     bar = tqdm(total=max(0, epochs - history.epochs_done) * steps_per_epoch, desc=desc, disable=not progress)
     try:
         for epoch in range(history.epochs_done, epochs):
@@ -124,23 +193,28 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple], torch.Tensor], l
                 if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
                     history.stopped_by_budget = True
                     break
+                step = len(history.losses) + len(pending)  # global step, counted across resumes
+                if schedule == "cosine":
+                    factor = warmup_cosine(step, total_steps, warmup_steps)
+                    for group, base in zip(optimizer.param_groups, base_lrs):
+                        group["lr"] = base * factor
                 batch = _to_device(batch, device, channels_last=on_cuda)
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
                     loss = loss_fn(model, batch)
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise FloatingPointError(
-                        f"loss became {value} at step {len(history.losses)} (epoch {epoch}); the "
-                        f"training diverged. Try a lower learning rate (now lr={optimizer.param_groups[0]['lr']:g}) or check the inputs.")
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
-                history.losses.append(value)
-                epoch_sum, epoch_steps = epoch_sum + value, epoch_steps + 1
-                # refresh=False: the bar redraws at its own pace, not on every step
-                bar.set_postfix(epoch=epoch, loss=f"{epoch_sum / epoch_steps:.4f}", refresh=False)
+                if on_step is not None:
+                    on_step(model, step + 1, total_steps)
+                pending.append(loss.detach())
+                epoch_steps += 1
+                if len(pending) >= sync_every:
+                    epoch_sum += sync(epoch)
+                    # refresh=False: the bar redraws at its own pace, not on every step
+                    bar.set_postfix(epoch=epoch, loss=f"{epoch_sum / epoch_steps:.4f}", refresh=False)
                 bar.update(1)
+            epoch_sum += sync(epoch)
             if epoch_steps:
                 history.epoch_losses.append(epoch_sum / epoch_steps)
             if history.stopped_by_budget:

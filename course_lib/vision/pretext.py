@@ -34,3 +34,8 @@ class RotationNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return rotation logits for a batch of (already rotated) images."""
         return self.head(self.encoder(x))  # (B, 4)
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Rotation-prediction cross-entropy on the 4 rotated copies of the unlabelled batch x."""
+        x_rot, y_rot = rotate_batch(x)
+        return nn.functional.cross_entropy(self(x_rot), y_rot)
