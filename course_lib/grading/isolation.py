@@ -1,0 +1,325 @@
+"""How a kernel is isolated from the grader, decided once per batch (see jail.py for the mechanics).
+
+Modes, strongest first:
+- "user": the grader runs as root. Each kernel runs as its own unprivileged uid, in new mount and
+  PID namespaces and a memory cgroup; no read access to the grader's folders, no write access
+  outside its own folder, cannot see, signal or ptrace the grader or the worker.
+- "userns": not root, or the course folder is not reachable by another uid. Same namespaces
+  inside an unprivileged user namespace, all capabilities dropped: the grader's folders are
+  covered and every mount is read-only, but the kernel keeps the grader's uid (and no cgroup
+  unless one is writable).
+- "none": no namespaces available; the kernel runs as the grader's user (the old behaviour).
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+JAIL = Path(__file__).resolve().with_name("jail.py")
+REPO = Path(__file__).resolve().parents[2]
+UID_BASE = 64_200            # kernels run as uid UID_BASE + slot (no passwd entry needed)
+_SPECIAL = ("/proc", "/sys", "/dev")
+
+
+@dataclass
+class Isolation:
+    """What this machine lets the grader do, and what it says about it at start-up."""
+    mode: str                                  # user | userns | none
+    cgroup: str | None                         # v2 | v1 | None
+    cgroup_root: Path | None = None
+    missing: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One paragraph for the grader's start-up line."""
+        what = {"user": "each kernel runs as its own unprivileged user in its own mount and PID "
+                        "namespaces", "userns": "each kernel runs in its own user, mount and PID "
+                        "namespaces without capabilities", "none": "kernels run as your user"}[self.mode]
+        mem = {"v2": "cgroup v2 memory limit", "v1": "cgroup v1 memory limit",
+               None: "memory watchdog (RSS + memfd/shm)"}[self.cgroup]
+        text = f"[grader] isolation: {self.mode}: {what}; {mem}."
+        if self.missing:
+            text += (" NOT isolated: " + "; ".join(self.missing) + ". For full isolation run the "
+                     "grader as root (e.g. in the container recipe of solutions/README.md).")
+        return text
+
+
+def _ns_works(flags: list[str]) -> bool:
+    try:
+        return subprocess.run(["unshare", *flags, "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def needed_dirs() -> list[Path]:
+    """Folders the kernel must read: the course, the venv, the interpreter."""
+    out: list[Path] = []
+    for p in (REPO, Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent):
+        p = p.resolve()
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def blocked_ancestor(path: Path) -> Path | None:
+    """The top-most ancestor of path that other users cannot traverse (None if all can)."""
+    for p in reversed([path, *path.parents]):
+        try:
+            if not os.stat(p).st_mode & 0o001:
+                return p
+        except OSError:
+            return p
+    return None
+
+
+def exposures() -> dict[str, list[str]]:
+    """{blocked folder: [needed folders under it]} for the jail to bind in."""
+    out: dict[str, list[str]] = {}
+    for p in needed_dirs():
+        b = blocked_ancestor(p)
+        if b is not None and b != p:
+            have = out.setdefault(str(b), [])
+            if not any(Path(h) in [p, *p.parents] for h in have):
+                have.append(str(p))
+    return out
+
+
+def _cgroup_paths() -> tuple[str | None, Path | None]:
+    """(version, the folder we may create kernel cgroups in) if a memory cgroup is writable."""
+    if os.geteuid() != 0:
+        return None, None
+    for root in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):
+        try:
+            if "memory" not in (root / "cgroup.controllers").read_text().split():
+                continue
+            (root / "cgroup.subtree_control").write_text("+memory")
+            base = root / "course-grader"
+            base.mkdir(exist_ok=True)
+            (base / "cgroup.subtree_control").write_text("+memory")
+            return "v2", base
+        except OSError:
+            continue
+    try:
+        own = next(line.split(":", 2)[2].strip() for line in Path("/proc/self/cgroup").read_text().splitlines()
+                   if line.split(":")[1] == "memory")
+        base = Path("/sys/fs/cgroup/memory") / own.lstrip("/") / "course-grader"
+        base.mkdir(exist_ok=True)
+        if (base / "memory.limit_in_bytes").exists():
+            return "v1", base
+    except (OSError, StopIteration, IndexError):
+        pass
+    return None, None
+
+
+@lru_cache(maxsize=1)
+def probe() -> Isolation:
+    """Find the strongest isolation this machine allows (once per process)."""
+    if os.environ.get("COURSE_GRADER_ISOLATION") == "none" or not sys.platform.startswith("linux"):
+        return Isolation("none", None, None, ["no namespaces (COURSE_GRADER_ISOLATION=none or not Linux)",
+                                              "student code can read and write what you can"])
+    cg, cg_root = _cgroup_paths()
+    blocked = [p for p in needed_dirs() if blocked_ancestor(p) in (p, Path("/"))]
+    if os.geteuid() == 0 and not blocked:
+        return Isolation("user", cg, cg_root, [] if cg else ["no writable memory cgroup"])
+    missing = ["kernels keep your uid (run as root for a separate user)"]
+    if os.geteuid() == 0:
+        missing = [f"{[str(p) for p in blocked]} cannot be read by another user, so kernels keep uid 0 "
+                   "without capabilities (make them o+rx)"]
+    if not cg:
+        missing.append("no memory cgroup (watchdog only)")
+    if _ns_works(["--user", "--map-root-user", "--mount", "--pid", "--fork"]):
+        return Isolation("userns", cg, cg_root, missing)
+    return Isolation("none", cg, cg_root, ["no user namespaces: kernels run as your user and can read "
+                                           "and write what you can, and signal the grader"])
+
+
+class Cgroup:
+    """One memory cgroup for one submission's kernels (every restart joins the same one)."""
+
+    def __init__(self, iso: Isolation, memory_mb: float | None) -> None:
+        self.version, self.path = iso.cgroup, None
+        if not iso.cgroup_root:
+            return
+        self.path = iso.cgroup_root / f"run-{os.getpid()}-{secrets.token_hex(4)}"
+        self.path.mkdir()
+        limit = str(int(memory_mb * 2**20)) if memory_mb else None
+        if self.version == "v2":
+            if limit:
+                (self.path / "memory.max").write_text(limit)
+                _try_write(self.path / "memory.swap.max", "0")
+        elif limit:
+            (self.path / "memory.limit_in_bytes").write_text(limit)
+            _try_write(self.path / "memory.memsw.limit_in_bytes", limit)
+
+    @property
+    def procs_file(self) -> str | None:
+        """Where the jail writes its pid to join."""
+        return str(self.path / "cgroup.procs") if self.path else None
+
+    def usage_mb(self) -> float:
+        """Memory charged to the cgroup now (anonymous, page cache, shm and memfd alike)."""
+        name = "memory.current" if self.version == "v2" else "memory.usage_in_bytes"
+        try:
+            return int((self.path / name).read_text()) / 2**20
+        except (OSError, ValueError, TypeError):
+            return 0.0
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer ended in this cgroup."""
+        name = "memory.events" if self.version == "v2" else "memory.oom_control"
+        try:
+            for line in (self.path / name).read_text().splitlines():
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+            if self.version == "v1":
+                return int((self.path / "memory.failcnt").read_text()) and 1
+        except (OSError, ValueError, TypeError):
+            pass
+        return 0
+
+    def kill_and_remove(self) -> None:
+        """SIGKILL everything in the cgroup and remove it."""
+        if not self.path or not self.path.exists():
+            return
+        for _ in range(250):
+            if self.version == "v2":
+                _try_write(self.path / "cgroup.kill", "1")
+            try:
+                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+            except (OSError, ValueError):
+                pids = []
+            for p in pids:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.02)
+
+
+def _try_write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError:
+        pass
+
+
+_slots: set[int] = set()
+
+
+def take_uid() -> int:
+    """A uid no account and no other running kernel uses."""
+    uid = UID_BASE
+    while uid in _slots or _has_account(uid):
+        uid += 1
+    _slots.add(uid)
+    return uid
+
+
+def give_uid(uid: int) -> None:
+    """Return a uid to the pool."""
+    _slots.discard(uid)
+
+
+def _has_account(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
+def _mounts() -> list[str]:
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if not any(point == s or point.startswith(s + "/") for s in _SPECIAL):
+            points.append(point)
+    return points
+
+
+def _covers(path: Path, keep: list[Path]) -> bool:
+    """True if hiding path would not hide anything the kernel needs."""
+    path = path.resolve()
+    return not any(k == path or path in k.parents for k in keep) and path != Path("/")
+
+
+def hidden_paths(extra: list[Path]) -> list[str]:
+    """The grader's folders the kernel must not see: solutions, tests, git, HOME and `extra`."""
+    keep = [REPO, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
+            Path(sys.executable).resolve().parent, Path("/tmp")]
+    cands = [*extra, REPO / "solutions", REPO / "tests", REPO / ".git", Path.home(), Path.cwd()]
+    git = REPO / ".git"
+    if git.is_file():   # a worktree: hide the repository it points to as well
+        text = git.read_text(errors="replace").strip()
+        if text.startswith("gitdir:"):
+            common = Path(text.split(":", 1)[1].strip()).resolve()
+            cands.append(common.parents[1] if common.parent.name == "worktrees" else common)
+    out: list[str] = []
+    for c in cands:
+        c = Path(c).resolve()
+        if c.exists() and _covers(c, keep) and str(c) not in out:
+            out.append(str(c))
+    return out
+
+
+def prepare(iso: Isolation, base: Path, uid: int | None, hide: list[str], memory_mb: float | None,
+            kernel_argv: list[str], env: dict[str, str], cgroup: Cgroup) -> list[str]:
+    """Write the jail's config into base (root-only) and return the kernelspec argv."""
+    home = base / "home"
+    cfg = {"uid": uid, "gid": uid, "home": str(home), "hide": hide, "readonly": _mounts(),
+           "expose": exposures() if uid is not None else {}, "stage": str(base / "stage"),
+           "must_be_readonly": ["/"], "shm_mb": max(16, int(memory_mb or 1024)),
+           "cgroup_procs": cgroup.procs_file, "userns": iso.mode == "userns", "argv": kernel_argv,
+           "env": env}
+    path = base / "jail.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(cfg, f)
+    return [sys.executable, "-I", "-S", str(JAIL), str(path), "{connection_file}"]
+
+
+def make_home(iso: Isolation, base: Path, uid: int | None, data_cache: Path | None) -> Path:
+    """The kernel's own folder (its HOME, cwd and /tmp), owned by its uid; base stays root's."""
+    home = base / "home"
+    (home / ".runtime").mkdir(parents=True)
+    cache = home / ".cache" / "ssl-course"
+    cache.mkdir(parents=True)
+    if data_cache and data_cache.is_dir():   # datasets the grader already has: linked, read-only
+        for entry in data_cache.iterdir():
+            if not entry.name.startswith("."):
+                (cache / entry.name).symlink_to(entry)
+    if iso.mode == "user" and uid is not None:
+        os.chmod(base, 0o711)
+        for p in [home, *home.rglob("*")]:
+            os.lchown(p, uid, uid)
+        os.chmod(home, 0o700)
+    return home
+
+
+def remove(base: Path) -> None:
+    """Delete a run's folder, whatever the kernel left in it."""
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def no_dumping() -> None:
+    """Make this process impossible to ptrace or read through /proc for other uids."""
+    try:
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE = 0
+    except (OSError, AttributeError):
+        pass
