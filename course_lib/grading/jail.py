@@ -58,7 +58,20 @@ def _inside(cfg: dict, conn: str) -> None:
     """PID 1 of the new namespace: build the view, drop every privilege, exec the kernel."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    with open(conn, "rb") as f:   # a copy the kernel can read, inside its own folder
+        info = f.read()
+    inner = os.path.join(cfg["home"], ".runtime", "kernel.json")
+    fd = os.open(inner, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, info)
+    os.close(fd)
+    if cfg["uid"] is not None:
+        os.chown(inner, cfg["uid"], cfg["gid"])
+    _open_up(cfg["expose"], cfg["stage"])
+    _mount(cfg["home"], "/tmp", None, MS_BIND)   # the run's own folder is all of /tmp
+    os.chdir("/tmp")
     for path in cfg["readonly"]:  # every other mount, so the repository and the venv too
+        if path == "/tmp" or path.startswith("/tmp/"):
+            continue
         if not os.path.ismount(path):
             _mount(path, path, None, MS_BIND | MS_REC)
         try:
@@ -69,15 +82,10 @@ def _inside(cfg: dict, conn: str) -> None:
     for path in cfg["hide"]:
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
-    _open_up(cfg["expose"], cfg["stage"])
     shm = f"size={int(cfg['shm_mb'])}m,mode=1777"
     for path in ("/dev/shm", "/var/tmp"):
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, shm)
-    if cfg["uid"] is not None:
-        os.chown(conn, cfg["uid"], cfg["gid"])
-    _mount(cfg["home"], "/tmp", None, MS_BIND)
-    os.chdir("/tmp")
     for cap in range(64):  # no capability survives the exec, even for uid 0 in a user namespace
         _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
     if cfg["uid"] is not None:
@@ -86,7 +94,7 @@ def _inside(cfg: dict, conn: str) -> None:
         os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    argv = [a.replace("{connection_file}", "/tmp/" + os.path.relpath(conn, cfg["home"])) for a in cfg["argv"]]
+    argv = [a.replace("{connection_file}", "/tmp/.runtime/kernel.json") for a in cfg["argv"]]
     os.execve(argv[0], argv, cfg["env"])
 
 

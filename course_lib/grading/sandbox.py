@@ -119,10 +119,9 @@ class Watchdog:
     """
 
     def __init__(self, memory_mb: float | None, interval: float = 0.05,
-                 usage: Callable[[], float] | None = None, enforce_memory: bool = True) -> None:
+                 usage: Callable[[], float] | None = None) -> None:
         self.memory_mb, self.interval = memory_mb, interval
         self.usage = usage or (lambda: (lambda ps: rss_mb(ps) + shared_mb(ps))(descendants(os.getpid())))
-        self.enforce_memory = enforce_memory
         self.deadline: float | None = None
         self.expired = False
         self.memory_hit: str | None = None
@@ -158,7 +157,7 @@ class Watchdog:
         while not self._stop.wait(self.interval):
             used = self.usage()
             self.peak_mb = max(self.peak_mb, used)
-            if self.enforce_memory and self.memory_mb and used > self.memory_mb:
+            if self.memory_mb and used >= self.memory_mb:
                 self.memory_hit = f"memory limit exceeded ({used:.0f} MiB > {self.memory_mb:.0f} MiB)"
                 kill_tree(me)
             elif self.deadline is not None and time.monotonic() > self.deadline:

@@ -58,6 +58,12 @@ class _Recorder(NotebookClient):
 
     replaying = False
 
+    def create_kernel_manager(self) -> Any:
+        """nbclient ignores a kernel_spec_manager argument: build the manager with ours."""
+        self.km = self.kernel_manager_class(kernel_name="python3", kernel_spec_manager=GraderKernels(),
+                                            config=self.config)
+        return self.km
+
     def output(self, outs: list, msg: dict, display_id: Any, cell_index: int) -> None:
         if self.replaying:
             return None
@@ -123,8 +129,9 @@ def run_job(job: dict, emit: Any = lambda line: None) -> dict:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "grader", "language": "python"}
     GraderKernels.argv = job["kernel_argv"]
     cg = CgroupReader(job.get("cgroup_version"), job.get("cgroup_path"))
-    dog = Watchdog(job.get("memory_mb"), usage=cg.usage_mb if cg.path else None,
-                   enforce_memory=not cg.path).start()
+    # with a cgroup, usage stops at the limit (the kernel may stall in reclaim instead of killing)
+    limit = job.get("memory_mb") and job["memory_mb"] * (0.97 if cg.path else 1.0)
+    dog = Watchdog(limit, usage=cg.usage_mb if cg.path else None).start()
     fatal, notes, t0, i, restarts, bad = None, [], time.monotonic(), 0, 0, set()
 
     def executed(cell: Any, cell_index: int, execute_reply: dict) -> None:
@@ -146,13 +153,12 @@ def run_job(job: dict, emit: Any = lambda line: None) -> dict:
     while i < len(steps) and fatal is None:
         client = _Recorder(nb, timeout=job["cell_timeout"], allow_errors=True, interrupt_on_timeout=False,
                            startup_timeout=job.get("startup_timeout", 60), store_widget_state=False,
-                           record_timing=False, on_cell_executed=executed, kernel_name="python3",
-                           kernel_spec_manager=GraderKernels())
+                           record_timing=False, on_cell_executed=executed, kernel_name="python3")
         client.records = records
         ooms, broke = cg.oom_kills(), None
         try:
             with client.setup_kernel(cwd=job["workdir"], env=job["env"], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL):
+                                     stderr=None if os.environ.get("GRADER_DEBUG") else subprocess.DEVNULL):
                 if dog.deadline is None:
                     dog.arm(job["notebook_timeout"])
                 client.replaying = True
