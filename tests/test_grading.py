@@ -38,6 +38,9 @@ def test_assign_is_deterministic_and_strips_solutions(tmp_path: Path) -> None:
                 assert "raise NotImplementedError()" in nbio.source_text(cell)
             if nbio.role(cell) in ("test", "locked"):
                 assert nbio.meta(cell)["locked"] is True
+                assert cell["metadata"]["deletable"] is False and cell["metadata"]["editable"] is False
+            if nbio.role(cell) == "solution":
+                assert cell["metadata"]["deletable"] is False and "editable" not in cell["metadata"]
             if cell["cell_type"] == "code":
                 assert cell["outputs"] == [] and cell["execution_count"] is None
         assert f"blob/main/exercises/{path.name})" in nbio.source_text(nb["cells"][0])  # badge opens it

@@ -355,7 +355,7 @@ def test_startup_poison_landed_but_did_not_spread(batch) -> None:
 def test_every_attack_scores_no_more_than_blank(batch) -> None:
     r = batch["results"]
     attacks = [s for s in r if s.startswith("atk_") and s not in ("atk_memfd", "atk_background_printer")]
-    assert len(attacks) >= (11 if ISOLATED else 5)
+    assert len(attacks) >= (10 if ISOLATED else 5)
     assert {s: r[s].score for s in attacks} == {s: r["blank"].score for s in attacks}
     assert r["atk_background_printer"].score == 5   # correct code is not failed by noisy output
 

@@ -43,7 +43,7 @@ def _open_up(expose: dict[str, list[str]], stage: str) -> None:
         staged = []
         for k, path in enumerate(needed):
             spot = os.path.join(stage, f"{n}-{k}")
-            os.makedirs(spot)
+            os.makedirs(spot, exist_ok=True)
             _mount(path, spot, None, MS_BIND | MS_REC)
             staged.append((spot, path))
         _mount("tmpfs", blocked, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
@@ -54,7 +54,7 @@ def _open_up(expose: dict[str, list[str]], stage: str) -> None:
         _mount(None, blocked, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=64k,mode=755")
 
 
-def _inside(cfg: dict, conn: str) -> None:
+def _inside(cfg: dict, conn: str, extra: list[str]) -> None:
     """PID 1 of the new namespace: build the view, drop every privilege, exec the kernel."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -94,7 +94,7 @@ def _inside(cfg: dict, conn: str) -> None:
         os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    argv = [a.replace("{connection_file}", "/tmp/.runtime/kernel.json") for a in cfg["argv"]]
+    argv = [a.replace("{connection_file}", "/tmp/.runtime/kernel.json") for a in cfg["argv"]] + extra
     os.execve(argv[0], argv, cfg["env"])
 
 
@@ -118,7 +118,7 @@ def main() -> None:
     if child == 0:
         try:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            _inside(cfg, conn)
+            _inside(cfg, conn, sys.argv[3:])
         except BaseException as e:  # noqa: BLE001 - report and die; the worker sees a dead kernel
             os.write(2, f"jail: {type(e).__name__}: {e}\n".encode())
         os._exit(70)

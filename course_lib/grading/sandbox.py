@@ -119,8 +119,8 @@ class Watchdog:
     """
 
     def __init__(self, memory_mb: float | None, interval: float = 0.05,
-                 usage: Callable[[], float] | None = None) -> None:
-        self.memory_mb, self.interval = memory_mb, interval
+                 usage: Callable[[], float] | None = None, shown_mb: float | None = None) -> None:
+        self.memory_mb, self.interval, self.shown_mb = memory_mb, interval, shown_mb or memory_mb
         self.usage = usage or (lambda: (lambda ps: rss_mb(ps) + shared_mb(ps))(descendants(os.getpid())))
         self.deadline: float | None = None
         self.expired = False
@@ -158,7 +158,7 @@ class Watchdog:
             used = self.usage()
             self.peak_mb = max(self.peak_mb, used)
             if self.memory_mb and used >= self.memory_mb:
-                self.memory_hit = f"memory limit exceeded ({used:.0f} MiB > {self.memory_mb:.0f} MiB)"
+                self.memory_hit = f"memory limit exceeded ({used:.0f} MiB used, the limit is {self.shown_mb:.0f} MiB)"
                 kill_tree(me)
             elif self.deadline is not None and time.monotonic() > self.deadline:
                 self.expired = True

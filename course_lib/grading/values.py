@@ -74,6 +74,19 @@ def _stores(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
+def _touches_got(stmt: ast.stmt) -> bool:
+    """The statement assigns a got* name, or changes one (`got.append(...)`, `got[i] = ...`)."""
+    if isinstance(stmt, ast.Assert):
+        return False
+    for n in ast.walk(stmt):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and GOT.match(n.id):
+            return True
+        if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.value, ast.Name) \
+                and GOT.match(n.value.id) and (isinstance(n.ctx, ast.Store) or isinstance(n, ast.Attribute)):
+            return True
+    return False
+
+
 def got_names(code: str) -> list[str]:
     """The got* names a test cell assigns at top level or in loops ([] if none or unparsable)."""
     try:
@@ -92,7 +105,7 @@ def split_test(code: str) -> tuple[str, list[str]] | None:
         tree = ast.parse(code)
     except SyntaxError:
         return None
-    last = max((i for i, s in enumerate(tree.body) if any(GOT.match(n) for n in _stores(s))), default=-1)
+    last = max((i for i, s in enumerate(tree.body) if _touches_got(s)), default=-1)
     if last < 0:
         return None
     body = [s for s in tree.body[:last + 1] if not isinstance(s, ast.Assert)]

@@ -102,9 +102,11 @@ class CgroupReader:
             return ""
 
     def usage_mb(self) -> float:
-        """Memory charged to the cgroup (shm and memfd included)."""
-        text = self._read("memory.current" if self.version == "v2" else "memory.usage_in_bytes")
-        return int(text) / 2**20 if text.strip().isdigit() else 0.0
+        """Memory the kernel holds in the cgroup: anonymous plus shm/memfd (page cache left out,
+        the kernel reclaims it)."""
+        stat = dict(line.split(" ", 1) for line in self._read("memory.stat").splitlines() if " " in line)
+        keys = ("anon", "shmem") if self.version == "v2" else ("total_rss", "total_shmem", "total_swap")
+        return sum(int(stat.get(k, "0")) for k in keys) / 2**20
 
     def oom_kills(self) -> int:
         """OOM kills so far in the cgroup."""
@@ -131,7 +133,7 @@ def run_job(job: dict, emit: Any = lambda line: None) -> dict:
     cg = CgroupReader(job.get("cgroup_version"), job.get("cgroup_path"))
     # with a cgroup, usage stops at the limit (the kernel may stall in reclaim instead of killing)
     limit = job.get("memory_mb") and job["memory_mb"] * (0.97 if cg.path else 1.0)
-    dog = Watchdog(limit, usage=cg.usage_mb if cg.path else None).start()
+    dog = Watchdog(limit, usage=cg.usage_mb if cg.path else None, shown_mb=job.get("memory_mb")).start()
     fatal, notes, t0, i, restarts, bad = None, [], time.monotonic(), 0, 0, set()
 
     def executed(cell: Any, cell_index: int, execute_reply: dict) -> None:
