@@ -338,7 +338,7 @@ def test_reasons_are_reported(batch) -> None:
     assert "cells" in r["missing_cells_key"].problem
     assert "memory limit" in r["memory_bomb"].problem
     assert "longer than" in r["infinite_loop"].problem
-    assert "killed" in r["kills_its_worker"].problem or ISOLATED   # jailed, it cannot even see its worker
+    assert ISOLATED or "killed" in r["kills_its_worker"].problem   # jailed, it cannot even see its worker
     assert "memory limit" in r["atk_memfd"].problem
     assert "restarted" in r["fair_added_cell_hangs"].problem and "restarted" in r["fair_hidden_test_hangs"].problem
     fb = (batch["out"] / "feedback" / "blank" / "tiny.md").read_text()

@@ -65,11 +65,12 @@ def _student_cells(student: nbio.Notebook, source_roles: dict[str, str], plan: P
     return answers, before
 
 
-def test_step(cell: nbio.Cell, trusted: bool = False) -> Step:
+def test_step(cell: nbio.Cell, trusted: bool = False, kernel_verdict: bool = False) -> Step:
     """A test cell as run: with got* values, only their computing part (the whole cell when
-    trusted) plus a report of the values; otherwise the whole cell plus the nonce print."""
+    trusted) plus a report of the values; otherwise (or with kernel_verdict, as `validate` does
+    where there is no trusted run) the whole cell plus the nonce print."""
     src, nonce = nbio.source_text(cell), secrets.token_hex(16)
-    split = values.split_test(src)
+    split = None if kernel_verdict else values.split_test(src)
     if split is None:
         code, names = src + TRAILER.format(nonce=nonce), []
     else:
@@ -80,7 +81,8 @@ def test_step(cell: nbio.Cell, trusted: bool = False) -> Step:
                 names, rtol, atol)
 
 
-def compose(source: nbio.Notebook, student: nbio.Notebook | None, trusted: bool = False) -> Plan:
+def compose(source: nbio.Notebook, student: nbio.Notebook | None, trusted: bool = False,
+            kernel_verdict: bool = False) -> Plan:
     """Compose the graded run; student=None grades an unusable submission (stubs only);
     trusted=True is the reference run of the solution itself (test cells run whole)."""
     plan = Plan()
@@ -100,7 +102,7 @@ def compose(source: nbio.Notebook, student: nbio.Notebook | None, trusted: bool 
                 plan.notes.append(f"answer cell {gid!r} is missing from the submission; the cells "
                                   "around it were run in its place")
         elif role == "test":
-            plan.steps.append(test_step(cell, trusted))
+            plan.steps.append(test_step(cell, trusted, kernel_verdict))
         else:
             plan.steps.append(Step(nbio.source_text(cell), "instructor", gid))
     return plan

@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -220,20 +221,23 @@ def _try_write(path: Path, text: str) -> None:
 
 
 _slots: set[int] = set()
+_slots_lock = threading.Lock()
 
 
 def take_uid() -> int:
     """A uid no account and no other running kernel uses."""
-    uid = UID_BASE
-    while uid in _slots or _has_account(uid):
-        uid += 1
-    _slots.add(uid)
-    return uid
+    with _slots_lock:
+        uid = UID_BASE
+        while uid in _slots or _has_account(uid):
+            uid += 1
+        _slots.add(uid)
+        return uid
 
 
 def give_uid(uid: int) -> None:
     """Return a uid to the pool."""
-    _slots.discard(uid)
+    with _slots_lock:
+        _slots.discard(uid)
 
 
 def _has_account(uid: int) -> bool:
