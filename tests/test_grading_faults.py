@@ -16,6 +16,7 @@ import copy
 import csv
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -296,7 +297,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
 
 def _leftovers() -> set[str]:
     """Run folders and cgroups the grader creates (none may outlive the batch)."""
-    found = {str(p) for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("grade-*")}
+    found = {str(p) for p in Path(tempfile.gettempdir()).glob(f"grade-{os.getpid()}-*")}
     iso = isolation.probe()
     if iso.cgroup_root:
         found |= {str(p) for p in iso.cgroup_root.glob("run-*")}

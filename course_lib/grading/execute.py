@@ -113,7 +113,7 @@ def _drain(stream, sink: list[bytes], limit: int) -> None:
 def run_plan(plan: Plan, limits: Limits, profile: str | None = "ci", hide: list[Path] | None = None) -> dict:
     """Execute a composed plan in its own worker and jailed kernel; always returns a result dict."""
     iso = isolation.probe()
-    base, marker = Path(tempfile.mkdtemp(prefix="grade-")), secrets.token_hex(12)
+    base, marker = Path(tempfile.mkdtemp(prefix=f"grade-{os.getpid()}-")), secrets.token_hex(12)
     uid = isolation.take_uid() if iso.mode == "user" else None
     cgroup = None
     try:

@@ -124,24 +124,89 @@ def _cgroup_paths() -> tuple[str | None, Path | None]:
 
 @lru_cache(maxsize=1)
 def probe() -> Isolation:
-    """Find the strongest isolation this machine allows (once per process)."""
+    """Find the strongest isolation this machine allows (once per process), by trying it."""
     if os.environ.get("COURSE_GRADER_ISOLATION") == "none" or not sys.platform.startswith("linux"):
         return Isolation("none", None, None, ["no namespaces (COURSE_GRADER_ISOLATION=none or not Linux)",
                                               "student code can read and write what you can"])
     cg, cg_root = _cgroup_paths()
+    sweep_stale(cg_root)
     blocked = [p for p in needed_dirs() if blocked_ancestor(p) in (p, Path("/"))]
+    missing = []
     if os.geteuid() == 0 and not blocked:
-        return Isolation("user", cg, cg_root, [] if cg else ["no writable memory cgroup"])
-    missing = ["kernels keep your uid (run as root for a separate user)"]
-    if os.geteuid() == 0:
-        missing = [f"{[str(p) for p in blocked]} cannot be read by another user, so kernels keep uid 0 "
-                   "without capabilities (make them o+rx)"]
+        iso = Isolation("user", cg, cg_root, [] if cg else ["no writable memory cgroup (watchdog only)"])
+        why = self_test(iso)
+        if why is None:
+            return iso
+        missing.append(f"no separate user: the jail failed ({why})")
+    elif os.geteuid() == 0:
+        missing.append(f"{[str(p) for p in blocked]} cannot be read by another user, so kernels keep uid 0 "
+                       "without capabilities (make them o+rx)")
+    else:
+        missing.append("kernels keep your uid (run as root for a separate user)")
     if not cg:
         missing.append("no memory cgroup (watchdog only)")
-    if _ns_works(["--user", "--map-root-user", "--mount", "--pid", "--fork"]):
-        return Isolation("userns", cg, cg_root, missing)
-    return Isolation("none", cg, cg_root, ["no user namespaces: kernels run as your user and can read "
-                                           "and write what you can, and signal the grader"])
+    iso = Isolation("userns", cg, cg_root, missing)
+    why = self_test(iso) if _ns_works(["--user", "--map-root-user", "--mount", "--pid", "--fork"]) else "no userns"
+    if why is None:
+        return iso
+    return Isolation("none", cg, cg_root, [f"no namespaces ({why}): kernels run as your user, can read and "
+                                           "write what you can, and signal the grader"])
+
+
+def self_test(iso: Isolation) -> str | None:
+    """Start a trivial program in the jail; None if it ran as PID 1 of its namespace."""
+    import tempfile
+    base, uid, cgroup = Path(tempfile.mkdtemp(prefix=f"grade-{os.getpid()}-")), None, None
+    try:
+        uid = take_uid() if iso.mode == "user" else None
+        cgroup = Cgroup(iso, 256)
+        home = make_home(iso, base, uid, None)
+        conn = home / ".runtime" / "probe.json"
+        conn.write_text("{}")
+        check = "import os, sys; sys.exit(0 if os.getpid() == 1 and open(sys.argv[1]).read() == '{}' else 3)"
+        argv = prepare(iso, base, uid, [], 256, [sys.executable, "-I", "-S", "-c", check, "{connection_file}"],
+                       {"PATH": "/usr/bin:/bin"}, cgroup)
+        argv = [a.replace("{connection_file}", str(conn)) for a in argv]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=home)
+        return None if r.returncode == 0 else (r.stderr.strip()[-200:] or f"exit {r.returncode}")
+    except (OSError, subprocess.SubprocessError) as e:
+        return str(e)[:200]
+    finally:
+        if cgroup is not None:
+            cgroup.kill_and_remove()
+        if uid is not None:
+            give_uid(uid)
+        remove(base)
+
+
+def sweep_stale(cg_root: Path | None) -> None:
+    """Kill and remove what a grader that was itself killed left behind (its pid is in the names)."""
+    import tempfile
+    stale = [p for p in Path(tempfile.gettempdir()).glob("grade-*-*") if not _alive(p.name.split("-")[1])]
+    if cg_root:
+        for d in cg_root.glob("run-*-*"):
+            if not _alive(d.name.split("-")[1]):
+                c = Cgroup.__new__(Cgroup)
+                c.version, c.path = ("v2" if (d / "cgroup.kill").exists() else "v1"), d
+                c.kill_and_remove()
+    for base in stale:
+        for entry in Path("/proc").iterdir():   # the dead grader's worker still working in it
+            try:
+                if entry.name.isdigit() and str(base) in os.readlink(entry / "cwd"):
+                    os.kill(int(entry.name), signal.SIGKILL)
+            except OSError:
+                pass
+        remove(base)
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True   # someone else's, or not a name we made: leave it alone
 
 
 class Cgroup:

@@ -191,7 +191,12 @@ def run_job(job: dict, emit: Any = lambda line: None) -> dict:
                     if broke:
                         break
         except Exception as e:  # noqa: BLE001 - any nbclient failure is a failed run, not a crash
-            fatal = fatal or dog.reason or f"grader could not run the notebook: {type(e).__name__}: {e}"[:500]
+            failed = dog.reason or f"grader could not run the notebook: {type(e).__name__}: {e}"[:500]
+            if restarts and restarts < MAX_RESTARTS and not dog.expired and dog.left() > 1 and fatal is None:
+                restarts += 1   # a restarted kernel that did not come up gets another try
+                notes.append(f"a restarted kernel failed to start ({failed})")
+                continue
+            fatal = fatal or failed
         finally:
             kill_tree(os.getpid())
         if broke:
@@ -201,6 +206,9 @@ def run_job(job: dict, emit: Any = lambda line: None) -> dict:
                 fatal = broke
             else:
                 restarts += 1
+                settle = time.monotonic() + 5   # let the dead kernel's memory be freed first
+                while limit and dog.usage() > 0.5 * limit and time.monotonic() < settle:
+                    time.sleep(0.05)
                 dog.memory_hit = None
     dog.stop()
     for r in records:
