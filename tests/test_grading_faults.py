@@ -447,3 +447,7 @@ def test_forged_state_is_regraded_and_a_grader_killer_scores_zero(batch, tmp_pat
     got = {g.student_id: g for g in results}
     assert got["killer"].score == 0 and "stopped the grader" in got["killer"].problem
     assert got["honest"].score == 5
+    iso = isolation.probe()   # what the killed grader left (its worker, folder, cgroup) is swept
+    isolation.sweep_stale(iso.cgroup_root)
+    assert not list(Path(tempfile.gettempdir()).glob(f"grade-{grader.pid}-*"))
+    assert not (iso.cgroup_root and list(iso.cgroup_root.glob(f"run-{grader.pid}-*")))
