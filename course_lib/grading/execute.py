@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import isolation
+from .cgroup import Cgroup
 from .compose import Plan
 from .sandbox import kill_marked, kill_tree
 
@@ -117,7 +118,7 @@ def run_plan(plan: Plan, limits: Limits, profile: str | None = "ci", hide: list[
     uid = isolation.take_uid() if iso.mode == "user" else None
     cgroup = None
     try:
-        cgroup = isolation.Cgroup(iso, limits.memory_mb)
+        cgroup = Cgroup(iso.cgroup, iso.cgroup_root, limits.memory_mb)
         home = isolation.make_home(iso, base, uid, _grader_data_cache())
         env = kernel_env("/tmp" if iso.mode != "none" else str(home), profile, marker)
         argv = [sys.executable, "-s", "-m", "ipykernel_launcher", "-f", "{connection_file}"]

@@ -12,20 +12,19 @@ Modes, strongest first:
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import pwd
-import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+from .cgroup import Cgroup, find_root
 
 JAIL = Path(__file__).resolve().with_name("jail.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -95,40 +94,13 @@ def exposures() -> dict[str, list[str]]:
     return out
 
 
-def _cgroup_paths() -> tuple[str | None, Path | None]:
-    """(version, the folder we may create kernel cgroups in) if a memory cgroup is writable."""
-    if os.geteuid() != 0:
-        return None, None
-    for root in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):
-        try:
-            if "memory" not in (root / "cgroup.controllers").read_text().split():
-                continue
-            (root / "cgroup.subtree_control").write_text("+memory")
-            base = root / "course-grader"
-            base.mkdir(exist_ok=True)
-            (base / "cgroup.subtree_control").write_text("+memory")
-            return "v2", base
-        except OSError:
-            continue
-    try:
-        own = next(line.split(":", 2)[2].strip() for line in Path("/proc/self/cgroup").read_text().splitlines()
-                   if line.split(":")[1] == "memory")
-        base = Path("/sys/fs/cgroup/memory") / own.lstrip("/") / "course-grader"
-        base.mkdir(exist_ok=True)
-        if (base / "memory.limit_in_bytes").exists():
-            return "v1", base
-    except (OSError, StopIteration, IndexError):
-        pass
-    return None, None
-
-
 @lru_cache(maxsize=1)
 def probe() -> Isolation:
     """Find the strongest isolation this machine allows (once per process), by trying it."""
     if os.environ.get("COURSE_GRADER_ISOLATION") == "none" or not sys.platform.startswith("linux"):
         return Isolation("none", None, None, ["no namespaces (COURSE_GRADER_ISOLATION=none or not Linux)",
                                               "student code can read and write what you can"])
-    cg, cg_root = _cgroup_paths()
+    cg, cg_root = find_root()
     sweep_stale(cg_root)
     blocked = [p for p in needed_dirs() if blocked_ancestor(p) in (p, Path("/"))]
     missing = []
@@ -159,7 +131,7 @@ def self_test(iso: Isolation) -> str | None:
     base, uid, cgroup = Path(tempfile.mkdtemp(prefix=f"grade-{os.getpid()}-")), None, None
     try:
         uid = take_uid() if iso.mode == "user" else None
-        cgroup = Cgroup(iso, 256)
+        cgroup = Cgroup(iso.cgroup, iso.cgroup_root, 256)
         home = make_home(iso, base, uid, None)
         conn = home / ".runtime" / "probe.json"
         conn.write_text("{}")
@@ -186,8 +158,8 @@ def sweep_stale(cg_root: Path | None) -> None:
     if cg_root:
         for d in cg_root.glob("run-*-*"):
             if not _alive(d.name.split("-")[1]):
-                c = Cgroup.__new__(Cgroup)
-                c.version, c.path = ("v2" if (d / "cgroup.kill").exists() else "v1"), d
+                c = Cgroup("v2" if (d / "cgroup.kill").exists() else "v1", None, None)
+                c.path = d
                 c.kill_and_remove()
     for base in stale:
         for entry in Path("/proc").iterdir():   # the dead grader's worker still working in it
@@ -207,82 +179,6 @@ def _alive(pid: str) -> bool:
         return False
     except (PermissionError, ValueError):
         return True   # someone else's, or not a name we made: leave it alone
-
-
-class Cgroup:
-    """One memory cgroup for one submission's kernels (every restart joins the same one)."""
-
-    def __init__(self, iso: Isolation, memory_mb: float | None) -> None:
-        self.version, self.path = iso.cgroup, None
-        if not iso.cgroup_root:
-            return
-        self.path = iso.cgroup_root / f"run-{os.getpid()}-{secrets.token_hex(4)}"
-        self.path.mkdir()
-        limit = str(int(memory_mb * 2**20)) if memory_mb else None
-        if self.version == "v2":
-            if limit:
-                (self.path / "memory.max").write_text(limit)
-                _try_write(self.path / "memory.swap.max", "0")
-        elif limit:
-            (self.path / "memory.limit_in_bytes").write_text(limit)
-            _try_write(self.path / "memory.memsw.limit_in_bytes", limit)
-
-    @property
-    def procs_file(self) -> str | None:
-        """Where the jail writes its pid to join."""
-        return str(self.path / "cgroup.procs") if self.path else None
-
-    def usage_mb(self) -> float:
-        """Memory charged to the cgroup now (anonymous, page cache, shm and memfd alike)."""
-        name = "memory.current" if self.version == "v2" else "memory.usage_in_bytes"
-        try:
-            return int((self.path / name).read_text()) / 2**20
-        except (OSError, ValueError, TypeError):
-            return 0.0
-
-    def oom_kills(self) -> int:
-        """How many processes the kernel's OOM killer ended in this cgroup."""
-        name = "memory.events" if self.version == "v2" else "memory.oom_control"
-        try:
-            for line in (self.path / name).read_text().splitlines():
-                if line.startswith("oom_kill "):
-                    return int(line.split()[1])
-            if self.version == "v1":
-                return int((self.path / "memory.failcnt").read_text()) and 1
-        except (OSError, ValueError, TypeError):
-            pass
-        return 0
-
-    def kill_and_remove(self) -> None:
-        """SIGKILL everything in the cgroup and remove it."""
-        if not self.path or not self.path.exists():
-            return
-        for _ in range(250):
-            if self.version == "v2":
-                _try_write(self.path / "cgroup.kill", "1")
-            try:
-                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
-            except (OSError, ValueError):
-                pids = []
-            for p in pids:
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except OSError:
-                    pass
-            try:
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.02)
-
-
-def _try_write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text)
-    except OSError:
-        pass
 
 
 _slots: set[int] = set()
@@ -384,11 +280,3 @@ def make_home(iso: Isolation, base: Path, uid: int | None, data_cache: Path | No
 def remove(base: Path) -> None:
     """Delete a run's folder, whatever the kernel left in it."""
     shutil.rmtree(base, ignore_errors=True)
-
-
-def no_dumping() -> None:
-    """Make this process impossible to ptrace or read through /proc for other uids."""
-    try:
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE = 0
-    except (OSError, AttributeError):
-        pass

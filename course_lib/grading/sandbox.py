@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE = 4
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -179,3 +180,11 @@ def kill_marked(marker: str) -> int:
         except (OSError, PermissionError):
             pass
     return killed
+
+
+def no_dumping() -> None:
+    """Make this process impossible to ptrace or read through /proc for other uids."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass

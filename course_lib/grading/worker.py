@@ -27,11 +27,11 @@ from nbclient import NotebookClient  # noqa: E402
 from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
 
 if __package__:
-    from .isolation import no_dumping
-    from .sandbox import Watchdog, become_subreaper, kill_tree
+    from .cgroup import CgroupView
+    from .sandbox import Watchdog, become_subreaper, kill_tree, no_dumping
 else:  # run as a file: sys.path[0] is this folder; take sandbox from it, then drop the folder
-    from isolation import no_dumping  # type: ignore[no-redef]
-    from sandbox import Watchdog, become_subreaper, kill_tree  # type: ignore[no-redef]
+    from cgroup import CgroupView  # type: ignore[no-redef]
+    from sandbox import Watchdog, become_subreaper, kill_tree, no_dumping  # type: ignore[no-redef]
     del sys.path[0]
 
 KEEP = 3000  # characters of output kept per cell for feedback
@@ -88,36 +88,6 @@ class _Recorder(NotebookClient):
         return None
 
 
-class CgroupReader:
-    """The worker's read-only view of the run's cgroup (created and removed by the parent)."""
-
-    def __init__(self, version: str | None, path: str | None) -> None:
-        self.version, self.path = version, path
-
-    def _read(self, name: str) -> str:
-        try:
-            with open(os.path.join(self.path or "", name)) as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def usage_mb(self) -> float:
-        """Memory the kernel holds in the cgroup: anonymous plus shm/memfd (page cache left out,
-        the kernel reclaims it)."""
-        stat = dict(line.split(" ", 1) for line in self._read("memory.stat").splitlines() if " " in line)
-        keys = ("anon", "shmem") if self.version == "v2" else ("total_rss", "total_shmem", "total_swap")
-        return sum(int(stat.get(k, "0")) for k in keys) / 2**20
-
-    def oom_kills(self) -> int:
-        """OOM kills so far in the cgroup."""
-        text = self._read("memory.events" if self.version == "v2" else "memory.oom_control")
-        for line in text.splitlines():
-            if line.startswith("oom_kill "):
-                return int(line.split()[1])
-        fails = self._read("memory.failcnt").strip() if self.version == "v1" else ""
-        return 1 if fails.isdigit() and int(fails) > 0 else 0
-
-
 def run_job(job: dict, emit: Any = lambda line: None) -> dict:
     """Execute the job's cells in order; emit(dict) each cell's outcome as soon as it is known.
 
@@ -130,7 +100,7 @@ def run_job(job: dict, emit: Any = lambda line: None) -> dict:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s["code"]) for s in steps])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "grader", "language": "python"}
     GraderKernels.argv = job["kernel_argv"]
-    cg = CgroupReader(job.get("cgroup_version"), job.get("cgroup_path"))
+    cg = CgroupView(job.get("cgroup_version"), job.get("cgroup_path"))
     # with a cgroup, usage stops at the limit (the kernel may stall in reclaim instead of killing)
     limit = job.get("memory_mb") and job["memory_mb"] * (0.97 if cg.path else 1.0)
     dog = Watchdog(limit, usage=cg.usage_mb if cg.path else None, shown_mb=job.get("memory_mb")).start()
