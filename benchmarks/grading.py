@@ -2,8 +2,8 @@
 
 Reference: the same notebook executed plainly with nbclient in this process (kernel start,
 cells, shutdown). Grader: `autograde` on a batch of copies (worker subprocess, composition,
-the trusted run of the solution for got* values, signed lines, watchdog, atomic outputs after
-each). Overhead = grader time - reference time. The grader runs twice: without isolation
+the trusted run of the solution for got* values, once per batch and so shared by the copies,
+signed lines, watchdog, atomic outputs after each). Overhead = grader time - reference time. The grader runs twice: without isolation
 (COURSE_GRADER_ISOLATION=none, the old grader's kind of run) and with the strongest isolation
 this machine allows (jail: uid, namespaces, cgroup), so the cost of isolation is the difference.
 
