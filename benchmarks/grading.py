@@ -2,7 +2,10 @@
 
 Reference: the same notebook executed plainly with nbclient in this process (kernel start,
 cells, shutdown). Grader: `autograde` on a batch of copies (worker subprocess, composition,
-nonce checks, watchdog, atomic outputs after each). Overhead = grader time - reference time.
+the trusted run of the solution for got* values, once per batch and so shared by the copies,
+signed lines, watchdog, atomic outputs after each). Overhead = grader time - reference time. The grader runs twice: without isolation
+(COURSE_GRADER_ISOLATION=none, the old grader's kind of run) and with the strongest isolation
+this machine allows (jail: uid, namespaces, cgroup), so the cost of isolation is the difference.
 
     python benchmarks/grading.py                 # 20 copies of the tiny fixture
     python benchmarks/grading.py --real 2        # plus 2 copies of each solutions/ notebook (ci)
@@ -10,6 +13,7 @@ nonce checks, watchdog, atomic outputs after each). Overhead = grader time - ref
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -24,6 +28,7 @@ from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from course_lib.grading import isolation  # noqa: E402
 from course_lib.grading.autograde import autograde  # noqa: E402
 from course_lib.grading.execute import Limits  # noqa: E402
 
@@ -40,25 +45,43 @@ def plain_seconds(path: Path, profile: str | None) -> float:
         return time.perf_counter() - t0
 
 
-def bench(source: Path, copies: int, profile: str | None, jobs: int) -> None:
+def grade_seconds(path: Path, source: Path, copies: int, profile: str | None, jobs: int, mode: str) -> float:
+    """Seconds per submission for `copies` copies of the solution, isolation `mode` ('none' or 'auto')."""
+    os.environ.pop("COURSE_GRADER_ISOLATION", None)
+    if mode == "none":
+        os.environ["COURSE_GRADER_ISOLATION"] = "none"
+    isolation.probe.cache_clear()
+    with tempfile.TemporaryDirectory() as tmp:
+        subs = Path(tmp) / "subs"
+        for i in range(copies):
+            (subs / f"s{i:02d}").mkdir(parents=True)
+            shutil.copy(path, subs / f"s{i:02d}" / path.name)
+        t0 = time.perf_counter()
+        results = autograde(subs, Path(tmp) / "out", source, Limits(600, 1200, 4096), profile, jobs,
+                            log=lambda line: None)
+        total = time.perf_counter() - t0
+    os.environ.pop("COURSE_GRADER_ISOLATION", None)
+    assert all(g.score == g.max_score for g in results), "the reference notebook should get full marks"
+    return total / copies
+
+
+def bench(source: Path, copies: int, profile: str | None, jobs: int, figures: dict) -> None:
     """Print reference vs grader seconds per submission for every notebook in source."""
     for path in sorted(source.glob("*.ipynb")):
-        reference = [plain_seconds(path, profile) for _ in range(min(copies, 3))]
-        with tempfile.TemporaryDirectory() as tmp:
-            subs = Path(tmp) / "subs"
-            for i in range(copies):
-                (subs / f"s{i:02d}").mkdir(parents=True)
-                shutil.copy(path, subs / f"s{i:02d}" / path.name)
-            t0 = time.perf_counter()
-            results = autograde(subs, Path(tmp) / "out", source, Limits(600, 1200, None), profile, jobs)
-            total = time.perf_counter() - t0
-        assert all(g.score == g.max_score for g in results), "the reference notebook should get full marks"
-        ref, per = statistics.mean(reference), total / copies
+        reference = statistics.mean(plain_seconds(path, profile) for _ in range(min(copies, 3)))
+        plain = grade_seconds(path, source, copies, profile, jobs, "none")
+        jailed = grade_seconds(path, source, copies, profile, jobs, "auto")
+        mode = isolation.probe().mode
         print(f"{path.name}: {copies} submissions, jobs={jobs}")
-        print(f"  plain nbclient run (reference): {ref:6.2f} s per notebook (mean of {len(reference)})")
-        print(f"  grader:                          {per:6.2f} s per submission ({total:.1f} s in total)")
-        print(f"  grader overhead:                 {per - ref:+6.2f} s per submission "
-              f"({100 * (per - ref) / ref:+.0f}%), {total - ref * copies:+.1f} s in total")
+        print(f"  plain nbclient run (reference):      {reference:6.2f} s per notebook")
+        print(f"  grader, no isolation:                {plain:6.2f} s per submission "
+              f"(overhead {plain - reference:+.2f} s)")
+        print(f"  grader, isolation '{mode}':{' ' * (16 - len(mode))}{jailed:6.2f} s per submission "
+              f"(overhead {jailed - reference:+.2f} s; isolation costs {jailed - plain:+.2f} s)")
+        figures[path.stem] = {"reference_s": round(reference, 2), "grader_none_s": round(plain, 2),
+                              "grader_isolated_s": round(jailed, 2), "isolation_mode": mode,
+                              "overhead_none_s": round(plain - reference, 2),
+                              "overhead_isolated_s": round(jailed - reference, 2)}
 
 
 def main() -> None:
@@ -69,10 +92,13 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=1)
     args = p.parse_args()
     print(f"[grading benchmark] {os.cpu_count()} CPU cores, python {sys.version.split()[0]}")
-    bench(TINY, args.copies, None, args.jobs)
+    print(isolation.probe().describe())
+    figures: dict = {}
+    bench(TINY, args.copies, None, args.jobs, figures)
     if args.real:
         os.environ["COURSE_PROFILE"] = "ci"  # the plain reference run reads it from the environment
-        bench(REPO / "solutions", args.real, "ci", args.jobs)
+        bench(REPO / "solutions", args.real, "ci", args.jobs, figures)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

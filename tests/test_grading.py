@@ -38,6 +38,9 @@ def test_assign_is_deterministic_and_strips_solutions(tmp_path: Path) -> None:
                 assert "raise NotImplementedError()" in nbio.source_text(cell)
             if nbio.role(cell) in ("test", "locked"):
                 assert nbio.meta(cell)["locked"] is True
+                assert cell["metadata"]["deletable"] is False and cell["metadata"]["editable"] is False
+            if nbio.role(cell) == "solution":
+                assert cell["metadata"]["deletable"] is False and "editable" not in cell["metadata"]
             if cell["cell_type"] == "code":
                 assert cell["outputs"] == [] and cell["execution_count"] is None
         assert f"blob/main/exercises/{path.name})" in nbio.source_text(nb["cells"][0])  # badge opens it
@@ -110,3 +113,49 @@ def test_blank_exercises_get_zero_with_every_test_reported(real_batch) -> None:
         assert all(f"`{t}" in feedback for t in test_ids)
     rows = list(csv.DictReader((out / "gradebook.csv").open()))
     assert {r["student_id"] for r in rows} == {"solution", "blank"}
+
+
+def test_got_values_split_and_compare() -> None:
+    from course_lib.grading import values
+    code = ("x = [3, 4]\ngot = [square(v) for v in x]\nassert got[0] == 9\nfor v in x:\n    got.append(-v)\n"
+            "    assert v\nexpected = [9, 16, -3, -4]\nassert got == expected\n")
+    part, names = values.split_test(code)
+    assert names == ["got"] and "assert" not in part and "expected" not in part and "got.append" in part
+    assert values.split_test("assert square(3) == 9") is None          # plain asserts: kernel decides
+    t = {"__array__": "float32", "shape": [2], "data": [1.0, 2.0]}
+    assert values.differ(t, {"__array__": "float64", "shape": [2], "data": [1.0, 2.0 + 1e-7]}) is None
+    assert values.differ(t, {"__array__": "int64", "shape": [2], "data": [1, 2]}) is not None
+    assert values.differ(t, {"__array__": "float32", "shape": [1, 2], "data": [1.0, 2.0]}) is not None
+    assert values.differ([1, "a", None, True], [1, "a", None, True]) is None
+    assert values.differ([True], [1]) is not None and values.differ(2.0, 2) is None
+    assert values.differ({"__type__": "Anything"}, {"__type__": "Anything"}) is not None   # never equal
+    assert values.verdict({"got": 4}, {"got": {"__type__": "Anything"}}, ["got"], 1e-4, 1e-5) is not None
+
+
+def _plain(nb: dict) -> dict:
+    """The fixture with got* renamed: plain-assert tests only (nbgrader's classic form)."""
+    nb = json.loads(json.dumps(nb))
+    for cell in nb["cells"]:
+        if nbio.role(cell) == "test":
+            cell["source"] = nbio.source_text(cell).replace("got", "res")
+    return nb
+
+
+def test_plain_assert_solution_grades_with_the_weaker_guarantee_stated(tmp_path: Path) -> None:
+    source, subs = tmp_path / "source", tmp_path / "subs"
+    source.mkdir()
+    solution = _plain(nbio.read_notebook(TINY / "tiny.ipynb"))
+    (source / "tiny.ipynb").write_text(json.dumps(solution))
+    noisy = json.loads(json.dumps(solution))
+    for cell in noisy["cells"]:   # a correct answer with a thread that never stops printing
+        if nbio.grade_id(cell) == "square":
+            cell["source"] = ("import threading, time\ndef spam():\n    while True:\n        print('x' * 300)\n"
+                              "        time.sleep(0.002)\nthreading.Thread(target=spam, daemon=True).start()\n"
+                              "def square(x):\n    return x * x")
+    for student, nb in (("honest", solution), ("blank", assign.make_exercise(solution, "a", "b")), ("noisy", noisy)):
+        (subs / student).mkdir(parents=True)
+        (subs / student / "tiny.ipynb").write_text(json.dumps(nb))
+    said: list[str] = []
+    results = autograde(subs, tmp_path / "out", source, Limits(10, 40, 400), profile=None, log=said.append)
+    assert {g.student_id: g.score for g in results} == {"honest": 5, "blank": 0, "noisy": 5}
+    assert any("computed in the student's process" in line and "test_mean" in line for line in said)

@@ -2,8 +2,13 @@
 batch. For each: the batch completes, the score is what it should be, nobody else is touched.
 
 tiny.ipynb: answers `square` and `mean`; tests test_square (1 pt), test_square_hidden (2 pts,
-hidden), test_mean (2 pts). Full marks are 5; "3" below means the square tests passed and the
-mean test did not.
+hidden), test_mean (2 pts), each handing its `got` values to the grader. Full marks are 5; "3"
+below means the square tests passed and the mean test did not.
+
+The `atk_*` cases are the rows of issue 11's attack table (a hostile student, nothing implemented
+unless said): each must score no more than the blank submission. Those that attack the machine
+(the grader's files, processes and environment) run only where kernels are jailed as another
+user (the grader runs as root, as in CI); elsewhere they are skipped with the reason.
 """
 from __future__ import annotations
 
@@ -11,11 +16,12 @@ import copy
 import csv
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from course_lib.grading import nbio
+from course_lib.grading import isolation, nbio
 from course_lib.grading.assign import make_exercise
 from course_lib.grading.autograde import autograde
 from course_lib.grading.execute import Limits
@@ -26,6 +32,14 @@ BLANK = make_exercise(SOLUTION, "source/tiny.ipynb", "x/tiny.ipynb")
 LIMITS = Limits(cell_timeout=5, notebook_timeout=20, memory_mb=300)
 GOOD_MEAN = "def mean(xs):\n    return sum(xs) / len(xs)\n"
 SLEEPER = "sleep-forever-3f9a"   # a background process a submission leaves behind
+DAEMON = "daemon-7c1e"           # a detached daemon with an empty environment
+REPO = Path(__file__).resolve().parents[1]
+ISOLATED = isolation.probe().mode == "user"
+NEEDS_JAIL = pytest.mark.skipif(not ISOLATED, reason="kernels are jailed as another user only when the "
+                                "grader runs as root with namespaces (CI does); attacks on the machine skipped")
+WORKER_PY = REPO / "course_lib" / "grading" / "worker.py"
+PWNED = [REPO / "course_lib" / "grading" / "_pwned.py", REPO / "course_lib" / "_pwned.pth"]
+STUBS = "def square(x):\n    raise NotImplementedError()\n"
 
 
 def _nb(base: dict = SOLUTION, **answers: str) -> dict:
@@ -88,7 +102,7 @@ def _meta(nb: dict, metadata: dict) -> dict:
     return nb
 
 
-def cases(out: Path, home: Path) -> dict[str, tuple[object, float]]:
+def cases(out: Path, home: Path, subs: Path) -> dict[str, tuple[object, float]]:
     """{student_id: (notebook dict or raw bytes, expected score)}."""
     hostile_out = f"{str(out)!r}"
     return {
@@ -113,7 +127,7 @@ def cases(out: Path, home: Path) -> dict[str, tuple[object, float]]:
                                               "def square(x):\n    return 0"), 2),
         "shadowed_print": (_nb(square="print = lambda *a, **k: None\ndef square(x):\n    return x * x"), 5),
         "patched_builtins_print": (_nb(square="import builtins\nbuiltins.print = lambda *a, **k: None\n"
-                                              "def square(x):\n    return x * x"), 0),
+                                              "def square(x):\n    return x * x"), 5),
         "steals_nonce": (_nb(mean="def mean(xs):\n    import re\n    src = get_ipython().user_ns['In'][-1]\n"
                                   "    print(re.findall(r'[0-9a-f]{32}', src)[-1])\n    return -1"), 3),
         "fake_results_files": (_nb(BLANK, square=(
@@ -151,7 +165,102 @@ def cases(out: Path, home: Path) -> dict[str, tuple[object, float]]:
             "(d / '00-poison.py').write_text('def square(x): return x*x\\ndef mean(xs): return sum(xs)/len(xs)\\n')\n"
             "def square(x):\n    raise NotImplementedError()")), 0),
         "zz_blank_after_poison": (BLANK, 0),
+        **attacks(out, subs, home),
     }
+
+
+def attacks(out: Path, subs: Path, home: Path) -> dict[str, tuple[object, float]]:
+    """The issue's attack table, one submission per row (plus the fairness rows)."""
+    rows = {
+        "atk_patched_comparisons": (_nb(BLANK, square=(
+            "import builtins, math\nbuiltins.sorted = lambda *a, **k: True\nmath.isclose = lambda *a, **k: True\n"
+            "import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.testing.assert_allclose = lambda *a, **k: None\n"
+            "import torch\ntorch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n"
+            "class Anything:\n    __eq__ = lambda self, other: True\n    __hash__ = object.__hash__\n"
+            "def square(x):\n    return Anything()"), mean="def mean(xs):\n    return Anything()"), 0),
+        "atk_input_transformer": (_nb(BLANK, square=(
+            "import re\ndef cut(lines):\n    keep = [l for l in lines if re.search(r'[0-9a-f]{32}', l)]\n"
+            "    return keep or lines\nget_ipython().input_transformers_post.append(cut)\n" + STUBS)), 0),
+        "atk_checks_replaced": (_nb(BLANK, square=(
+            "import importlib, pkgutil, course_lib.checks as c\n"
+            "for m in pkgutil.iter_modules(c.__path__):\n    mod = importlib.import_module(f'course_lib.checks.{m.name}')\n"
+            "    for n in dir(mod):\n        if callable(getattr(mod, n)) and not n.startswith('_'):\n"
+            "            setattr(mod, n, lambda *a, **k: None)\n" + STUBS)), 0),
+        "atk_forged_pipe_lines": (_nb(BLANK, square=(
+            "import json, os, signal\nfake = [json.dumps({'cell': i, 'status': 'ok', 'nonce_seen': True, 'output': '',"
+            " 'error': '', 'values': None}) for i in range(9)] + [json.dumps({'done': True, 'fatal': None})]\n"
+            "for fd in (1, 3):\n    try:\n        with open(f'/proc/{os.getppid()}/fd/{fd}', 'w') as f:\n"
+            "            f.write('\\n'.join(fake) + '\\n')\n    except OSError:\n        pass\n"
+            "if os.getppid() > 1:\n    os.kill(os.getppid(), signal.SIGKILL)\n" + STUBS)), 0),
+        "atk_stops_worker": (_nb(BLANK, square=(
+            "import os, signal\nif os.getppid() > 1:\n    os.kill(os.getppid(), signal.SIGSTOP)\n" + STUBS)), 0),
+        "atk_memfd": (_nb(square="import os\nfd = os.memfd_create('hog')\nfor _ in range(40):\n"
+                                 "    os.write(fd, b'x' * 50_000_000)\ndef square(x):\n    return x * x"), 2),
+        "atk_background_printer": (_nb(square="import threading, time\ndef spam():\n    while True:\n"
+                                              "        print('x' * 300, flush=True)\n        time.sleep(0.002)\n"
+                                              "threading.Thread(target=spam, daemon=True).start()\n"
+                                              "def square(x):\n    return x * x"), 5),
+        "fair_added_cell_hangs": (_loop_cell(SOLUTION), 5),
+        "fair_hidden_test_hangs": (_nb(square="def square(x):\n    while x < 0:\n        pass\n    return x * x"), 3),
+    }
+    if not ISOLATED:
+        return rows
+    hostile = {"repo": str(REPO), "source": str(SOURCE), "out": str(out), "subs": str(subs), "home": str(home)}
+    probe = ("import json, os, pathlib\nP = json.loads(" + repr(json.dumps(hostile)) + ")\n"
+             "P = {k: pathlib.Path(v) for k, v in P.items()}\n")
+    return {**rows,
+        "atk_reads_solutions": (_nb(BLANK, square=probe + (
+            "import course_lib, sys\nleaks = []\nrepo = pathlib.Path(course_lib.__file__).parents[1]\n"
+            "for p in [repo / 'solutions', repo / 'tests', repo / '.git', P['source'] / 'tiny.ipynb', P['out'] / 'state.json',"
+            " P['out'] / '.grader-key', P['subs'] / 'full_marks' / 'tiny.ipynb', P['home']]:\n"
+            "    try:\n        (list(p.iterdir()) if p.is_dir() else p.read_bytes()) and leaks.append(str(p))\n"
+            "    except OSError:\n        pass\n"
+            "for pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n    try:\n"
+            "        if b'PYTEST_CURRENT_TEST' in pathlib.Path(f'/proc/{pid}/environ').read_bytes():\n"
+            "            leaks.append(f'environ of {pid}')\n    except OSError:\n        pass\n"
+            "try:\n    for c in json.loads((P['source'] / 'tiny.ipynb').read_text())['cells']:\n"
+            "        if c['metadata'].get('nbgrader', {}).get('solution'):\n            exec(''.join(c['source']))\n"
+            "except OSError:\n    " + STUBS.replace("\n    ", "\n        ") +
+            "if leaks:\n    raise RuntimeError('LEAKED ' + ', '.join(leaks))")), 0),
+        "atk_rewrites_worker": (_nb(BLANK, square=probe + (
+            "import sysconfig\nfor path, text in [(P['repo'] / 'course_lib/grading/worker.py', '\\n# pwned\\n'),"
+            " (P['repo'] / 'course_lib/grading/_pwned.py', 'x = 1'), (P['repo'] / 'course_lib/_pwned.pth', 'import os'),"
+            " (pathlib.Path(sysconfig.get_paths()['purelib']) / '_pwned.pth', 'import os')]:\n"
+            "    try:\n        with open(path, 'a') as f:\n            f.write(text)\n    except OSError:\n        pass\n"
+            + STUBS)), 0),
+        "atk_overwrites_other": (_nb(BLANK, square=probe + (
+            "blank = " + repr(json.dumps(BLANK)) + "\n"
+            "for p in list(P['subs'].glob('*/tiny.ipynb')) + [P['subs'] / 'full_marks' / 'tiny.ipynb']:\n"
+            "    try:\n        p.write_text(blank)\n    except OSError:\n        pass\n"
+            "for pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n    try:\n"
+            "        for arg in pathlib.Path(f'/proc/{pid}/cmdline').read_text().split('\\0'):\n"
+            "            if arg.endswith('.ipynb'):\n                pathlib.Path(arg).write_text(blank)\n"
+            "    except OSError:\n        pass\n" + STUBS)), 0),
+        "atk_forges_state_kills_grader": (_nb(BLANK, square=probe + (
+            "import signal\nforged = {'version': 2, 'entries': {'atk_forges_state_kills_grader/tiny': {'key': 'x', "
+            "'graded': {'student_id': 'atk_forges_state_kills_grader', 'assignment': 'tiny', 'tests': []}}}}\n"
+            "try:\n    (P['out'] / 'state.json').write_text(json.dumps(forged))\nexcept OSError:\n    pass\n"
+            "for sig in (signal.SIGSTOP, signal.SIGKILL):\n    for pid in [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
+            "        if pid not in (os.getpid(), 1):\n            try:\n                os.kill(pid, sig)\n"
+            "            except OSError:\n                pass\n"
+            "for pid in (os.getppid(), 1):\n    try:\n        os.kill(pid, signal.SIGKILL) if pid > 1 else None\n"
+            "    except OSError:\n        pass\n" + STUBS)), 0),
+        "atk_daemon_rewrites_gradebook": (_nb(BLANK, square=probe + (
+            "import subprocess\ncmd = f\"sleep 3; printf 'assignment,student_id,score\\\\n' > {P['out']}/gradebook.csv; "
+            f": {DAEMON}\"\n"
+            "subprocess.Popen(['env', '-i', 'sh', '-c', cmd], start_new_session=True, stdin=subprocess.DEVNULL,"
+            " stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n" + STUBS)), 0),
+        "zz_blank_after_attacks": (BLANK, 0),
+    }
+
+
+def _loop_cell(nb: dict) -> dict:
+    """A cell the student added before their answers that never ends: later tests must still run."""
+    nb = copy.deepcopy(nb)
+    i = next(i for i, c in enumerate(nb["cells"]) if nbio.grade_id(c) == "square")
+    nb["cells"].insert(i, {"cell_type": "code", "metadata": {}, "source": "while True:\n    pass",
+                           "outputs": [], "execution_count": None})
+    return nb
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +269,8 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
     subs, out, home = root / "submissions", root / "out", root / "home"
     home.mkdir()
     expected = {}
-    for student, (nb, score) in cases(out, home).items():
+    before = _leftovers()
+    for student, (nb, score) in cases(out, home, subs).items():
         (subs / student).mkdir(parents=True)
         raw = nb if isinstance(nb, bytes) else json.dumps(nb).encode()
         (subs / student / "tiny.ipynb").write_bytes(raw)
@@ -182,7 +292,16 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
         else:
             os.environ["HOME"] = old_home
     return {"results": {g.student_id: g for g in results}, "expected": expected, "out": out,
-            "subs": subs, "snapshots": snapshots, "home": home}
+            "subs": subs, "snapshots": snapshots, "home": home, "leftovers": _leftovers() - before}
+
+
+def _leftovers() -> set[str]:
+    """Run folders and cgroups the grader creates (none may outlive the batch)."""
+    found = {str(p) for p in Path(tempfile.gettempdir()).glob(f"grade-{os.getpid()}-*")}
+    iso = isolation.probe()
+    if iso.cgroup_root:
+        found |= {str(p) for p in iso.cgroup_root.glob("run-*")}
+    return found
 
 
 def test_batch_completes_with_expected_scores(batch) -> None:
@@ -220,22 +339,49 @@ def test_reasons_are_reported(batch) -> None:
     assert "cells" in r["missing_cells_key"].problem
     assert "memory limit" in r["memory_bomb"].problem
     assert "longer than" in r["infinite_loop"].problem
-    assert "killed" in r["kills_its_worker"].problem
+    if isolation.probe().mode == "none":   # jailed, it cannot even see its worker
+        assert "killed" in r["kills_its_worker"].problem
+    assert "memory limit" in r["atk_memfd"].problem
+    assert "restarted" in r["fair_added_cell_hangs"].problem and "restarted" in r["fair_hidden_test_hangs"].problem
     fb = (batch["out"] / "feedback" / "blank" / "tiny.md").read_text()
     assert all(t in fb for t in ("test_square", "test_square_hidden", "test_mean"))
     assert "NotImplementedError" in fb and "square(-2)" not in fb   # hidden test code never shown
 
 
 def test_startup_poison_landed_but_did_not_spread(batch) -> None:
-    assert (batch["home"] / ".ipython/profile_default/startup/00-poison.py").is_file()
+    landed = (batch["home"] / ".ipython/profile_default/startup/00-poison.py").is_file()
+    assert landed == (isolation.probe().mode == "none")   # a jailed kernel cannot even write there
     assert batch["results"]["zz_blank_after_poison"].score == 0
+
+
+def test_every_attack_scores_no_more_than_blank(batch) -> None:
+    r = batch["results"]
+    attacks = [s for s in r if s.startswith("atk_") and s not in ("atk_memfd", "atk_background_printer")]
+    assert len(attacks) >= (10 if ISOLATED else 5)
+    assert {s: r[s].score for s in attacks} == {s: r["blank"].score for s in attacks}
+    assert r["atk_background_printer"].score == 5   # correct code is not failed by noisy output
+
+
+@NEEDS_JAIL
+def test_jailed_attacks_changed_nothing_outside(batch) -> None:
+    r = batch["results"]
+    assert not any("LEAKED" in n for n in r["atk_reads_solutions"].notes), r["atk_reads_solutions"].notes
+    assert "# pwned" not in WORKER_PY.read_text() and not any(p.exists() for p in PWNED)
+    assert json.loads((batch["subs"] / "full_marks" / "tiny.ipynb").read_text()) == SOLUTION
+    assert r["zz_blank_after_attacks"].score == 0 and r["full_marks"].score == 5
+
+
+def test_nothing_left_behind(batch) -> None:
+    assert batch["leftovers"] == set()
 
 
 def test_no_process_left_behind(batch) -> None:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                assert SLEEPER not in (entry / "cmdline").read_text(errors="replace"), "background process survived"
+                cmdline = (entry / "cmdline").read_text(errors="replace")
+                assert SLEEPER not in cmdline and DAEMON not in cmdline, "background process survived"
+                assert entry.stat().st_uid < isolation.UID_BASE, f"a kernel's process survived: {cmdline}"
             except OSError:
                 pass
 
@@ -265,3 +411,44 @@ def test_notebook_time_limit(tmp_path: Path) -> None:
     (tmp_path / "subs" / "slow" / "tiny.ipynb").write_text(json.dumps(nb))
     [g] = autograde(tmp_path / "subs", tmp_path / "out", SOURCE, Limits(3, 4, 300), profile=None)
     assert g.score == 3 and "notebook time limit" in g.problem
+
+
+def test_forged_state_is_regraded_and_a_grader_killer_scores_zero(batch, tmp_path: Path) -> None:
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for s, nb in (("honest", SOLUTION), ("killer", SOLUTION)):
+        (subs / s).mkdir(parents=True)
+        (subs / s / "tiny.ipynb").write_text(json.dumps(nb))
+    autograde(subs, out, SOURCE, LIMITS, profile=None)
+    state = json.loads((out / "state.json").read_text())
+    entry = state["entries"]["honest/tiny"]
+    entry["graded"]["tests"][0]["score"] = 0.0            # forged: the honest student loses a point
+    state["entries"]["killer/tiny"]["status"] = "in progress"  # forged too: no valid signature
+    (out / "state.json").write_text(json.dumps(state))
+    results = {g.student_id: g.score for g in autograde(subs, out, SOURCE, LIMITS, profile=None)}
+    assert results == {"honest": 5, "killer": 5}          # both entries failed their MAC: regraded
+    # a genuine "in progress" entry (the grader died on this submission) scores 0 on the rerun
+    import subprocess
+    import sys
+    import time
+    (subs / "killer" / "tiny.ipynb").write_text(json.dumps(_nb(square="import time\ntime.sleep(60)")))
+    grader = subprocess.Popen([sys.executable, "-m", "course_lib.grading", "autograde", str(subs), "--out", str(out),
+                               "--source", str(SOURCE), "--profile", "", "--cell-timeout", "5",
+                               "--notebook-timeout", "20", "--memory-mb", "300"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        entries = json.loads((out / "state.json").read_text())["entries"]
+        if entries.get("killer/tiny", {}).get("status") == "in progress":
+            break
+        time.sleep(0.1)
+    grader.kill()
+    grader.wait()
+    seen = []
+    results = autograde(subs, out, SOURCE, LIMITS, profile=None, progress=lambda g, skipped: seen.append(skipped))
+    got = {g.student_id: g for g in results}
+    assert got["killer"].score == 0 and "stopped the grader" in got["killer"].problem
+    assert got["honest"].score == 5
+    iso = isolation.probe()   # what the killed grader left (its worker, folder, cgroup) is swept
+    isolation.sweep_stale(iso.cgroup_root)
+    assert not list(Path(tempfile.gettempdir()).glob(f"grade-{grader.pid}-*"))
+    assert not (iso.cgroup_root and list(iso.cgroup_root.glob(f"run-{grader.pid}-*")))

@@ -4,6 +4,7 @@
     python -m course_lib.grading autograde SUBS --out OUT grade a folder of submissions
     python -m course_lib.grading validate NOTEBOOK        student side: run the visible tests
 
-Modules: nbio (reading untrusted notebooks), assign, compose (what the grader runs), sandbox +
+Modules: nbio (reading untrusted notebooks), assign, compose (what the grader runs), values (got*
+verdicts outside the kernel), isolation + jail + cgroup (privilege separation), sandbox +
 worker + execute (isolated runs), score, report, autograde, validate.
 """

@@ -70,6 +70,10 @@ def make_exercise(nb: nbio.Notebook, rel_source: str, rel_dest: str) -> nbio.Not
         nbg = _clean_meta(cell, locked=role in ("test", "locked"))
         if nbg:
             new["metadata"]["nbgrader"] = nbg
+        if role in ("test", "locked"):   # as nbgrader's generate_assignment (LockCells) does
+            new["metadata"].update(deletable=False, editable=False)
+        elif role == "solution":
+            new["metadata"]["deletable"] = False
         if kind == "code":
             new["execution_count"], new["outputs"] = None, []
         out["cells"].append(new)

@@ -8,20 +8,42 @@ a rerun skips what is already graded and regrades only changed files.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from . import nbio
+from . import isolation, nbio
 from .compose import compose
 from .execute import Limits, run_plan
 from .report import atomic_write, feedback_md, gradebook_csv, gradescope_json, write_all
-from .score import Graded, score, unrunnable
+from .score import Graded, score, trusted_values, unrunnable
 
 STATE = "state.json"
-STATE_VERSION = 1
+STATE_VERSION = 2
+KEY = ".grader-key"   # signs state.json entries; kernels cannot read the output folder
+KILLED = ("grading this submission stopped the grader (it was still in progress when the grader "
+          "died), so it scores 0; delete its entry from state.json to grade it again")
+
+
+def _key(out: Path) -> bytes:
+    path = out / KEY
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        key = os.urandom(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key.hex())
+        return key
+
+
+def _mac(key: bytes, name: str, entry: dict) -> str:
+    body = json.dumps({k: v for k, v in entry.items() if k != "mac"}, sort_keys=True)
+    return hmac.new(key, f"{name}\n{body}".encode(), hashlib.sha256).hexdigest()
 
 
 def find_submissions(submissions: Path, assignments: list[str]) -> dict[tuple[str, str], Path | None]:
@@ -35,16 +57,34 @@ def find_submissions(submissions: Path, assignments: list[str]) -> dict[tuple[st
     return found
 
 
-def _load_state(out: Path) -> dict[str, dict]:
+def _load_state(out: Path, key: bytes) -> tuple[dict[str, dict], int]:
+    """The signed entries of state.json, and how many entries were dropped as forged."""
     try:
         state = json.loads((out / STATE).read_text(encoding="utf-8"))
-        return state["entries"] if state.get("version") == STATE_VERSION else {}
-    except (OSError, ValueError, KeyError, TypeError):
+        entries = state["entries"] if state.get("version") == STATE_VERSION else {}
+        good = {n: e for n, e in entries.items() if isinstance(e, dict)
+                and hmac.compare_digest(str(e.get("mac", "")), _mac(key, n, e))}
+        return good, len(entries) - len(good)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}, 0
+
+
+def reference_values(source_nb: nbio.Notebook, assignment: str, limits: Limits, profile: str | None,
+                     hide: list[Path]) -> dict[str, dict]:
+    """Run the solution once (trusted) and keep the got* values its tests computed."""
+    plan = compose(source_nb, source_nb, trusted=True)
+    if not any(s.got for s in plan.tests):
         return {}
+    found, problems = trusted_values(plan, run_plan(plan, limits, profile, hide))
+    if problems:
+        raise RuntimeError(f"the reference run of {assignment}.ipynb failed, so no submission can be "
+                           "compared with it:\n  " + "\n  ".join(problems))
+    return found
 
 
 def grade_one(source_nb: nbio.Notebook, raw: bytes | None, student: str, assignment: str,
-              limits: Limits, profile: str | None) -> Graded:
+              limits: Limits, profile: str | None, trusted: dict[str, dict] | None = None,
+              hide: list[Path] | None = None) -> Graded:
     """Grade one submission's bytes (None = no file) against its source notebook."""
     if raw is None:
         return unrunnable(compose(source_nb, None), student, assignment,
@@ -54,12 +94,13 @@ def grade_one(source_nb: nbio.Notebook, raw: bytes | None, student: str, assignm
     except nbio.NotebookError as e:
         return unrunnable(compose(source_nb, None), student, assignment, str(e))
     plan = compose(source_nb, student_nb)
-    return score(plan, run_plan(plan, limits, profile), student, assignment)
+    return score(plan, run_plan(plan, limits, profile, hide), student, assignment, trusted)
 
 
 def autograde(submissions: Path, out: Path, source: Path = Path("solutions"), limits: Limits | None = None,
               profile: str | None = "ci", jobs: int = 1,
-              progress: Callable[[Graded, bool], None] | None = None) -> list[Graded]:
+              progress: Callable[[Graded, bool], None] | None = None,
+              log: Callable[[str], None] = print) -> list[Graded]:
     """Grade every submission (resuming from OUT/state.json) and return all results."""
     submissions, out, limits = Path(submissions), Path(out), limits or Limits()
     if not submissions.is_dir():
@@ -72,36 +113,72 @@ def autograde(submissions: Path, out: Path, source: Path = Path("solutions"), li
     assignments = sorted(a for a in sources if a in submitted)
     parsed = {a: nbio.parse_notebook(sources[a], f"{a}.ipynb") for a in assignments}
     todo = find_submissions(submissions, assignments)
+    # every submission is read (and hashed) before any kernel starts: nobody can change another's file
+    raws = {item: (path.read_bytes() if path else None) for item, path in todo.items()}
+    hide = [Path(source), submissions, out]
 
     out.mkdir(parents=True, exist_ok=True)
-    entries, lock = _load_state(out), threading.Lock()
-    results = {k: Graded.from_json(e["graded"]) for k, e in entries.items()}
+    os.chmod(out, 0o700)
+    key = _key(out)
+    entries, forged = _load_state(out, key)
+    lock = threading.Lock()
+    results = {k: Graded.from_json(e["graded"]) for k, e in entries.items() if "graded" in e}
     names = {f"{s}/{a}" for s, a in todo}
+    log(isolation.probe().describe())
+    if forged:
+        log(f"[grader] {forged} entr(y/ies) of {out / STATE} had no valid signature and will be regraded")
+    for a in assignments:
+        weak = [s.grade_id for s in compose(parsed[a], None).tests if not s.got]
+        if weak:
+            log(f"[grader] {a}: test(s) {', '.join(map(str, weak))} assign no got* values, so their verdict "
+                "is computed in the student's process (see solutions/README.md)")
 
     def key_of(item: tuple[str, str], raw: bytes | None) -> str:
         h = hashlib.sha256(sources[item[1]])
         h.update(b"missing" if raw is None else hashlib.sha256(raw).digest())
         return h.hexdigest()
 
-    def save(name: str, g: Graded, key: str) -> None:
+    def sign(name: str, entry: dict) -> dict:
+        entry["mac"] = _mac(key, name, entry)
+        return entry
+
+    def reference(a: str) -> dict[str, dict]:   # kept (signed) in state.json until the source changes
+        name, k = f"#reference/{a}", hashlib.sha256(sources[a] + f"|{profile}".encode()).hexdigest()
+        if entries.get(name, {}).get("key") == k and isinstance(entries[name].get("values"), dict):
+            return entries[name]["values"]
+        entries[name] = sign(name, {"key": k, "values": reference_values(parsed[a], a, limits, profile, hide)})
+        return entries[name]["values"]
+
+    trusted = {a: reference(a) for a in assignments}
+
+    def write_state() -> None:
+        atomic_write(out / STATE, json.dumps({"version": STATE_VERSION, "entries": entries}, indent=1))
+
+    def save(name: str, g: Graded, file_key: str) -> None:
         with lock:
-            entries[name], results[name] = {"key": key, "graded": g.to_json()}, g
+            entries[name], results[name] = sign(name, {"key": file_key, "graded": g.to_json()}), g
             atomic_write(out / "feedback" / g.student_id / f"{g.assignment}.md", feedback_md(g))
             atomic_write(out / "results" / g.student_id / g.assignment / "results.json", gradescope_json(g))
             atomic_write(out / "gradebook.csv", gradebook_csv([g for n, g in results.items() if n in names]))
-            atomic_write(out / STATE, json.dumps({"version": STATE_VERSION, "entries": entries}, indent=1))
+            write_state()
 
     def work(item: tuple[str, str]) -> None:
-        path = todo[item]
-        raw = path.read_bytes() if path else None
-        name, key = f"{item[0]}/{item[1]}", key_of(item, raw)
-        if entries.get(name, {}).get("key") == key:
+        raw = raws[item]
+        name, file_key = f"{item[0]}/{item[1]}", key_of(item, raw)
+        entry = entries.get(name, {})
+        if entry.get("key") == file_key and "graded" in entry:
             if progress:
                 progress(results[name], True)
             return
-        g = grade_one(parsed[item[1]], raw, item[0], item[1], limits, profile)
+        if entry.get("key") == file_key and entry.get("status") == "in progress":
+            g = unrunnable(compose(parsed[item[1]], None), item[0], item[1], KILLED)
+        else:
+            with lock:   # a submission that kills the grader now scores 0 on the rerun
+                entries[name] = sign(name, {"key": file_key, "status": "in progress"})
+                write_state()
+            g = grade_one(parsed[item[1]], raw, item[0], item[1], limits, profile, trusted[item[1]], hide)
         g.sha256 = hashlib.sha256(raw).hexdigest() if raw else ""
-        save(name, g, key)
+        save(name, g, file_key)
         if progress:
             progress(g, False)
 

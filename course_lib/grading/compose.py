@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from . import nbio
+from . import nbio, values
 
 TRAILER = '\n__import__("builtins").print("{nonce}", flush=True)\n'
 
@@ -24,6 +24,9 @@ class Step:
     points: float = 0.0
     hidden: bool = False
     nonce: str | None = None         # printed only if the test code ran to its end
+    got: list[str] = field(default_factory=list)   # values the grader compares (values.py)
+    rtol: float = values.RTOL
+    atol: float = values.ATOL
 
 
 @dataclass
@@ -62,8 +65,26 @@ def _student_cells(student: nbio.Notebook, source_roles: dict[str, str], plan: P
     return answers, before
 
 
-def compose(source: nbio.Notebook, student: nbio.Notebook | None) -> Plan:
-    """Compose the graded run; student=None grades an unusable submission (stubs only)."""
+def test_step(cell: nbio.Cell, trusted: bool = False, kernel_verdict: bool = False) -> Step:
+    """A test cell as run: with got* values, only their computing part (the whole cell when
+    trusted) plus a report of the values; otherwise (or with kernel_verdict, as `validate` does
+    where there is no trusted run) the whole cell plus the nonce print."""
+    src, nonce = nbio.source_text(cell), secrets.token_hex(16)
+    split = None if kernel_verdict else values.split_test(src)
+    if split is None:
+        code, names = src + TRAILER.format(nonce=nonce), []
+    else:
+        names = split[1]
+        code = (src if trusted else split[0]) + values.report_code(names, nonce)
+    rtol, atol = values.tolerance(src)
+    return Step(code, "test", nbio.grade_id(cell), nbio.points(cell), nbio.is_hidden(cell), nonce,
+                names, rtol, atol)
+
+
+def compose(source: nbio.Notebook, student: nbio.Notebook | None, trusted: bool = False,
+            kernel_verdict: bool = False) -> Plan:
+    """Compose the graded run; student=None grades an unusable submission (stubs only);
+    trusted=True is the reference run of the solution itself (test cells run whole)."""
     plan = Plan()
     tagged = [c for c in source["cells"] if nbio.role(c) != "free"]
     roles = {nbio.grade_id(c): nbio.role(c) for c in tagged}
@@ -81,9 +102,7 @@ def compose(source: nbio.Notebook, student: nbio.Notebook | None) -> Plan:
                 plan.notes.append(f"answer cell {gid!r} is missing from the submission; the cells "
                                   "around it were run in its place")
         elif role == "test":
-            nonce = secrets.token_hex(16)
-            plan.steps.append(Step(nbio.source_text(cell) + TRAILER.format(nonce=nonce), "test", gid,
-                                   nbio.points(cell), nbio.is_hidden(cell), nonce))
+            plan.steps.append(test_step(cell, trusted, kernel_verdict))
         else:
             plan.steps.append(Step(nbio.source_text(cell), "instructor", gid))
     return plan

@@ -12,8 +12,10 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE = 4
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -90,16 +92,48 @@ def _reap() -> None:
         pass
 
 
-class Watchdog:
-    """A thread that kills this process's descendants when they exceed memory or time."""
+def shared_mb(pids: list[int]) -> float:
+    """Memory held through file descriptors on memfd or /dev/shm objects (counted once each);
+    RSS misses it when the pages are written but not mapped."""
+    seen: dict[tuple[int, int], int] = {}
+    for p in pids:
+        try:
+            fds = os.listdir(f"/proc/{p}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{p}/fd/{fd}")
+                if target.startswith(("/memfd:", "/dev/shm/")):
+                    st = os.stat(f"/proc/{p}/fd/{fd}")
+                    seen[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+            except OSError:
+                continue
+    return sum(seen.values()) / 2**20
 
-    def __init__(self, memory_mb: float | None, interval: float = 0.05) -> None:
-        self.memory_mb, self.interval = memory_mb, interval
+
+class Watchdog:
+    """A thread that kills this process's descendants when they exceed memory or time.
+
+    `usage` measures the kernel's memory (a cgroup's counter where there is one); by default the
+    RSS of every descendant plus the memfd/shm objects they hold open.
+    """
+
+    def __init__(self, memory_mb: float | None, interval: float = 0.05,
+                 usage: Callable[[], float] | None = None, shown_mb: float | None = None) -> None:
+        self.memory_mb, self.interval, self.shown_mb = memory_mb, interval, shown_mb or memory_mb
+        self.usage = usage or (lambda: (lambda ps: rss_mb(ps) + shared_mb(ps))(descendants(os.getpid())))
         self.deadline: float | None = None
-        self.reason: str | None = None
+        self.expired = False
+        self.memory_hit: str | None = None
         self.peak_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    @property
+    def reason(self) -> str | None:
+        """Why the watchdog killed the kernel (None if it did not)."""
+        return "notebook time limit exceeded" if self.expired else self.memory_hit
 
     def start(self) -> "Watchdog":
         """Begin watching."""
@@ -110,6 +144,10 @@ class Watchdog:
         """Start the notebook clock: everything must finish within `seconds` from now."""
         self.deadline = time.monotonic() + seconds
 
+    def left(self) -> float:
+        """Seconds left on the notebook clock (inf before it is armed)."""
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
     def stop(self) -> None:
         """Stop watching (does not kill anything)."""
         self._stop.set()
@@ -118,13 +156,13 @@ class Watchdog:
     def _loop(self) -> None:
         me = os.getpid()
         while not self._stop.wait(self.interval):
-            used = rss_mb(descendants(me))
+            used = self.usage()
             self.peak_mb = max(self.peak_mb, used)
-            if self.memory_mb and used > self.memory_mb:
-                self.reason = f"memory limit exceeded ({used:.0f} MiB > {self.memory_mb:.0f} MiB)"
+            if self.memory_mb and used >= self.memory_mb:
+                self.memory_hit = f"memory limit exceeded ({used:.0f} MiB used, the limit is {self.shown_mb:.0f} MiB)"
+                kill_tree(me)
             elif self.deadline is not None and time.monotonic() > self.deadline:
-                self.reason = "notebook time limit exceeded"
-            if self.reason:
+                self.expired = True
                 kill_tree(me)
                 return
 
@@ -142,3 +180,11 @@ def kill_marked(marker: str) -> int:
         except (OSError, PermissionError):
             pass
     return killed
+
+
+def no_dumping() -> None:
+    """Make this process impossible to ptrace or read through /proc for other uids."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .compose import Plan
+from . import values
+from .compose import Plan, Step
 
 
 @dataclass
@@ -57,8 +58,12 @@ class Graded:
         return cls(**d)
 
 
-def _outcome(cell: dict, fatal: str | None) -> tuple[str, str]:
+def _outcome(cell: dict, fatal: str | None, step: Step, trusted: dict | None) -> tuple[str, str]:
     status = cell.get("status")
+    if status == "ok" and step.got:   # decided here, from values, not by the student's process
+        why = values.verdict(trusted, values.parse_report(cell.get("values") or ""), step.got,
+                             step.rtol, step.atol)
+        return ("passed", "") if why is None else ("failed", why)
     if status == "ok" and cell.get("nonce_seen"):
         return "passed", ""
     if status == "ok":
@@ -72,8 +77,34 @@ def _outcome(cell: dict, fatal: str | None) -> tuple[str, str]:
     return "not run", f"not run: {fatal}" if fatal else "not run"
 
 
-def score(plan: Plan, result: dict, student_id: str, assignment: str) -> Graded:
-    """Score every test of the plan from the worker's observations."""
+def trusted_values(plan: Plan, result: dict) -> tuple[dict[str, dict], list[str]]:
+    """From the reference run of the solution: {grade_id: got* values}, and what went wrong."""
+    found, problems = {}, []
+    cells = result.get("cells", [])
+    for i, step in enumerate(plan.steps):
+        if step.origin != "test" or not step.got:
+            continue
+        cell = cells[i] if i < len(cells) else {}
+        vals = values.parse_report(cell.get("values") or "") if cell.get("status") == "ok" else None
+        bad = [n for n in step.got if vals is not None and not _comparable(vals.get(n))]
+        if vals is None:
+            problems.append(f"{step.grade_id}: the solution's run gave no values "
+                            f"({cell.get('error') or cell.get('status') or result.get('fatal')})")
+        elif bad:
+            problems.append(f"{step.grade_id}: {', '.join(bad)} cannot be compared (use numbers, strings, "
+                            "tensors, arrays, or lists/dicts of them)")
+        else:
+            found[step.grade_id] = vals
+    return found, problems
+
+
+def _comparable(v: object) -> bool:
+    return values.differ(v, v) is None
+
+
+def score(plan: Plan, result: dict, student_id: str, assignment: str,
+          trusted: dict[str, dict] | None = None) -> Graded:
+    """Score every test of the plan from the worker's observations (and the trusted values)."""
     graded = Graded(student_id, assignment, notes=list(plan.notes), problem=result.get("fatal"),
                     seconds=float(result.get("seconds", 0.0)))
     cells = result.get("cells", [])
@@ -83,7 +114,7 @@ def score(plan: Plan, result: dict, student_id: str, assignment: str) -> Graded:
             if cell.get("status") == "error" and step.origin == "student":
                 graded.notes.append(f"one of your cells raised {cell.get('error', 'an error')[:300]}")
             continue
-        status, message = _outcome(cell, result.get("fatal"))
+        status, message = _outcome(cell, result.get("fatal"), step, (trusted or {}).get(step.grade_id or ""))
         graded.tests.append(TestResult(step.grade_id or f"test {i}", step.points,
                                        step.points if status == "passed" else 0.0, status, message,
                                        "" if step.hidden else str(cell.get("output", "")), step.hidden))
