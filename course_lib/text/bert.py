@@ -206,3 +206,139 @@ def pretraining_pairs(sentences: Sequence[Sequence[int]], tok, *, max_len: int,
         ids[i, :len(row)] = torch.tensor(row)
         segments[i, :len(seg)] = torch.tensor(seg)
     return ids, segments, is_next
+
+
+# ---- Measuring what pretraining learned ------------------------------------------------------------
+
+def most_frequent_token(ids: torch.Tensor, special_ids: Sequence[int]) -> int:
+    """The ordinary token seen most often in `ids`: the guess of the frequency baseline."""
+    ordinary = ids[~torch.isin(ids, torch.tensor(list(special_ids)))]
+    if ordinary.numel() == 0:
+        raise ValueError("no ordinary tokens to count: `ids` holds only special tokens")
+    return int(torch.bincount(ordinary).argmax())
+
+
+@torch.no_grad()
+def encode_batches(model: Bert, ids: torch.Tensor, segments: torch.Tensor | None = None,
+                   batch_size: int = 256) -> torch.Tensor:
+    """Contextual vectors h (N, T, D) of many sequences, in eval mode, batch by batch."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    segments = torch.zeros_like(ids) if segments is None else segments
+    out = [model(ids[i:i + batch_size].to(device), segments[i:i + batch_size].to(device)).cpu()
+           for i in range(0, len(ids), batch_size)]
+    model.train(was_training)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def mlm_accuracy(model: Bert, ids: torch.Tensor, segments: torch.Tensor, tok, *, baseline_id: int,
+                 seed: int = 0) -> dict:
+    """Held-out MLM accuracy with a fixed seeded masking: on the [MASK] positions alone (the honest
+    figure), on every chosen position (flattered by the 10% left unchanged), and the accuracy of
+    always guessing `baseline_id` on the same [MASK] positions."""
+    g = torch.Generator().manual_seed(seed)
+    inputs, labels = mask_tokens(ids, vocab_size=len(tok), mask_id=tok.mask_id,
+                                 special_ids=tok.special_ids, generator=g)
+    h = encode_batches(model, inputs, segments)
+    chosen = labels != IGNORE
+    masked = inputs == tok.mask_id                        # a subset of chosen: the 80% shown as [MASK]
+    pred = model.mlm_logits(h[chosen].to(next(model.parameters()).device)).argmax(-1).cpu()
+    hit = pred == labels[chosen]
+    is_mask = masked[chosen]
+    return {"mask_acc": hit[is_mask].float().mean().item(), "chosen_acc": hit.float().mean().item(),
+            "baseline_acc": (labels[masked] == baseline_id).float().mean().item(),
+            "n_mask": int(masked.sum())}
+
+
+@torch.no_grad()
+def nsp_accuracy(model: Bert, ids: torch.Tensor, segments: torch.Tensor, is_next: torch.Tensor) -> float:
+    """How often the NSP head tells a true next sentence from a random one (chance: 50%)."""
+    h = encode_batches(model, ids, segments)
+    pred = model.nsp_logits(h.to(next(model.parameters()).device)).argmax(-1).cpu()
+    return (pred == is_next).float().mean().item()
+
+
+@torch.no_grad()
+def fill_mask(model: Bert, tok, text: str, k: int = 5) -> list[list[tuple[str, float]]]:
+    """For each [MASK] in `text`, the k most probable pieces and their probabilities."""
+    ids = [tok.cls_id] + tok.encode(text) + [tok.sep_id]
+    if tok.mask_id not in ids:
+        raise ValueError(f"no [MASK] in {text!r}: write [MASK] where a piece should be guessed")
+    x = torch.tensor([ids])
+    h = encode_batches(model, x)[0]                                  # (T, D)
+    where = (x[0] == tok.mask_id).nonzero().squeeze(1)
+    probs = model.mlm_logits(h[where].to(next(model.parameters()).device)).softmax(-1).cpu()
+    top = probs.topk(k, dim=-1)
+    return [[(tok.pieces[int(i)], float(p)) for p, i in zip(ps, js)] for ps, js in zip(top.values, top.indices)]
+
+
+# ---- Fine-tuning on a labelled sentence task --------------------------------------------------------
+
+class Classifier(nn.Module):
+    """BERT for a sentence label: the [CLS] vector through the (NSP-pretrained) pooler, then a linear layer."""
+
+    def __init__(self, bert: Bert, n_classes: int) -> None:
+        super().__init__()
+        self.bert, self.head = bert, nn.Linear(bert.cfg.dim, n_classes)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.bert.pooler(self.bert(ids)[:, 0]))   # (B, n_classes)
+
+
+def finetune_cv(make_bert, ids: torch.Tensor, labels: torch.Tensor, *, folds: int, epochs: int,
+                lr: float, batch_size: int, seed: int = 0, desc: str = "fine-tune") -> list[float]:
+    """Fine-tune a fresh `make_bert()` on all but one fold and score the held-out fold, for each of
+    `folds` stratified folds; return the held-out accuracies. ids (N, T) with [CLS] first, labels (N,)."""
+    from .. import training  # imported here: training is only needed to fine-tune
+
+    if len(ids) != len(labels) or len(ids) < 2 * folds:
+        raise ValueError(f"need as many labels as sequences and at least 2 per fold: got {len(ids)} "
+                         f"sequences, {len(labels)} labels, folds={folds}")
+    g = torch.Generator().manual_seed(seed)
+    fold_of = torch.empty(len(labels), dtype=torch.long)
+    for c in labels.unique():                                # stratified: each fold gets its share of each class
+        members = (labels == c).nonzero().squeeze(1)
+        members = members[torch.randperm(len(members), generator=g)]
+        fold_of[members] = torch.arange(len(members)) % folds
+    accs = []
+    for f in range(folds):
+        train, test = fold_of != f, fold_of == f
+        torch.manual_seed(seed + f)                          # the same head init for every encoder
+        model = Classifier(make_bert(), int(labels.max()) + 1)
+        training.fit(model, lambda m, b: F.cross_entropy(m(b[0]), b[1]),
+                     training.loader(ids[train], labels[train], batch_size=batch_size, seed=seed + f),
+                     epochs=epochs, lr=lr, desc=f"{desc} fold {f + 1}/{folds}", progress=False)
+        model.eval()
+        with torch.no_grad():
+            accs.append((model(ids[test]).argmax(-1) == labels[test]).float().mean().item())
+    return accs
+
+
+# ---- Why attention: its cost beside a recurrent and a convolutional layer ---------------------------
+
+def time_layers(lengths: Sequence[int], *, dim: int = 64, batch: int = 8, repeats: int = 3,
+                seed: int = 0) -> dict[str, list[float]]:
+    """Seconds (best of `repeats`) for forward + backward of one self-attention, LSTM and conv layer
+    (kernel 3) of width `dim` on random (batch, n, dim) inputs, for each length n in `lengths`."""
+    import time
+
+    torch.manual_seed(seed)
+    attn = SelfAttention(BertConfig(vocab_size=1, dim=dim, n_heads=4, dropout=0.0))
+    lstm = nn.LSTM(dim, dim, batch_first=True)
+    conv = nn.Conv1d(dim, dim, kernel_size=3, padding=1)
+    layers = {"self-attention": lambda x: attn(x, torch.ones(x.shape[:2], dtype=torch.bool)),
+              "LSTM": lambda x: lstm(x)[0],
+              "convolution (k=3)": lambda x: conv(x.transpose(1, 2)).transpose(1, 2)}
+    out: dict[str, list[float]] = {name: [] for name in layers}
+    for n in lengths:
+        x = torch.randn(batch, n, dim, requires_grad=True)
+        for name, layer in layers.items():
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                layer(x).sum().backward()
+                best = min(best, time.perf_counter() - start)
+            out[name].append(best)
+    return out
