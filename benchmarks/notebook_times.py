@@ -8,6 +8,7 @@ on 2 cores. Notebooks run one after another in fresh kernels, as CI runs them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -35,14 +36,17 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["COURSE_PROFILE"] = args.profile
     paths = args.paths or sorted([*REPO.glob("notebooks/*.ipynb"), *REPO.glob("solutions/*.ipynb")])
-    total = 0.0
+    total, times = 0.0, {}
     print(f"{'notebook':<40} {'seconds':>8}  (profile={args.profile}, {os.cpu_count()} cores)")
     for path in paths:
         seconds = time_notebook(path)
         total += seconds
+        times[path.relative_to(REPO).as_posix()] = round(seconds, 1)
         flag = "  OVER the 120 s cap" if seconds > CAP_S else ""
         print(f"{path.relative_to(REPO).as_posix():<40} {seconds:8.1f}{flag}", flush=True)
     print(f"{'total':<40} {total:8.1f}  ({total / GOAL_TOTAL_S:.0%} of the 15-minute goal)")
+    print(json.dumps({"profile": args.profile, "cores": os.cpu_count(), "seconds": times,
+                      "total_s": round(total, 1), "over_cap": [k for k, v in times.items() if v > CAP_S]}))
 
 
 if __name__ == "__main__":

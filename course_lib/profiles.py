@@ -7,20 +7,33 @@ set. Profiles:
 - ``ci``:  what CI runs: offline data, 2 CPU cores, about a minute per notebook, still showing the lesson.
 - ``cpu``: a student's laptop: offline data, a few minutes per notebook, clearer results.
 - ``gpu``: the real course on one GPU (Colab or a workstation): real datasets at recipe scale.
+
+The reproducibility rule (checked for every row by tests/test_runtime.py):
+
+- In ``ci`` training is bounded by epochs or steps only, so the same seed prints the same figures on
+  an idle or a busy machine. A ``time_budget_s`` in a ``ci`` row is a safety net, never the bound:
+  at least ``CI_SAFETY_NET_MIN_S`` and at least twice the whole notebook's expected time. If it ever
+  cuts training, ``training.fit`` prints a line saying so, so a cut run is never silent.
+- In ``cpu`` and ``gpu`` a ``time_budget_s`` may stop training early as a convenience for students
+  (the banner says so); figures there depend on the machine's speed.
+- Notebooks print wall-clock and throughput figures on lines marked ``[time]``; every other printed
+  figure must be identical across runs (``benchmarks/reproducibility.py`` checks it).
 """
 from __future__ import annotations
 
 PROFILES: tuple[str, ...] = ("ci", "cpu", "gpu")
+CI_SAFETY_NET_MIN_S = 120.0   # a ci time budget below this could cut training on a slow CI machine
+TIME_MARKER = "[time]"        # printed lines holding wall-clock figures carry it; nothing else may vary
 
 # Keys every image notebook's row carries; each value is read in the notebook as ``run.<key>``.
 #   dataset       image set: "shapes" | "digits" | "cifar10" | "stl10" | "auto" (real data, offline fallback)
 #   n_train/test  examples used (None: the whole split)
 #   image_size    side in pixels the images are resized to
-#   epochs        pretext-training epochs; time_budget_s stops training earlier if reached
+#   epochs        pretext-training epochs (the bound in ci); time_budget_s: see the rule above
 #   batch_size, lr, width (encoder channels)
 #   expected_min  minutes the whole notebook takes in this profile (shown in the banner)
 _TOUR_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, epochs=4,
-                batch_size=64, lr=2e-3, width=32, time_budget_s=40.0, expected_min=1.2)
+                batch_size=64, lr=2e-3, width=32, time_budget_s=300.0, expected_min=1.2)
 
 BUDGETS: dict[str, dict[str, dict]] = {
     "00_tour": {
@@ -48,3 +61,28 @@ def budget(notebook: str, profile: str) -> dict:
         raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)} "
                          "(set COURSE_PROFILE or pass profile=)")
     return dict(BUDGETS[notebook][profile])
+
+
+def rule_violations(notebook: str) -> list[str]:
+    """What in a notebook's ci row breaks the reproducibility rule above (empty when it follows it)."""
+    row = BUDGETS[notebook]["ci"]
+    limit = row.get("time_budget_s")
+    if limit is None:
+        return []
+    floor = max(CI_SAFETY_NET_MIN_S, 2 * 60 * row.get("expected_min", 0))
+    if limit < floor:
+        return [f"{notebook}: ci time_budget_s={limit} is not a safety net; set it to at least {floor:.0f} s "
+                "and bound training by epochs or steps"]
+    return []
+
+
+def budget_note(profile: str, row: dict) -> str | None:
+    """One banner line on what bounds training in this profile, or None when the row has no time budget."""
+    limit = row.get("time_budget_s")
+    if limit is None:
+        return None
+    if profile == "ci":
+        return (f"training is bounded by epochs/steps; time_budget_s={limit:.0f} s is only a safety net "
+                "(a cut is printed)")
+    return (f"training stops early if it reaches time_budget_s={limit:.0f} s (a convenience: figures then "
+            "depend on this machine's speed)")

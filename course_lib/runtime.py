@@ -74,6 +74,9 @@ def setup(notebook: str, *, profile: str | None = None, seed: int = 0, quiet: bo
         row["dataset"] = dataset
         if note:
             notes.append(note)
+    note = profiles.budget_note(name, row)
+    if note:
+        notes.append(note)
     seed_everything(seed)
     run = Run(notebook=notebook, profile=name, device=device, seed=seed, dataset=dataset,
               budget=MappingProxyType(row), notes=tuple(notes), profile_source=why)

@@ -88,7 +88,11 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple], torch.Tensor], l
         time_budget_s: float | None = None, device: torch.device | str | None = None,
         amp: bool | None = None, checkpoint: str | os.PathLike | None = None, desc: str = "train",
         progress: bool = True) -> History:
-    """Train `model` by minimising loss_fn(model, batch) over `loader` for `epochs` epochs."""
+    """Train `model` by minimising loss_fn(model, batch) over `loader` for `epochs` epochs.
+
+    `time_budget_s` stops training early (and prints a line saying so); in the ci profile it is only a
+    safety net, so that the number of epochs, not the machine's load, decides what is learned.
+    """
     if device is None:
         param = next(model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
@@ -148,4 +152,9 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple], torch.Tensor], l
     finally:
         bar.close()
     history.seconds = seconds_before + time.perf_counter() - start
+    if history.stopped_by_budget:
+        # Never silent: a cut run prints figures that differ from a full one (profiles.py's rule).
+        print(f"[course] {desc}: time budget of {time_budget_s:g} s reached after {history.epochs_done} of "
+              f"{epochs} epochs ({len(history.losses)} steps); training was CUT, so what follows comes "
+              "from a shorter run than the profile sets")
     return history

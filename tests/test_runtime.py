@@ -70,3 +70,20 @@ def test_table_is_complete() -> None:
         keys = {frozenset(row) for row in rows.values()}
         assert len(keys) == 1, f"{name}: every profile must set the same keys"
         assert rows["ci"]["expected_min"] <= 2.0, f"{name}: ci notebooks budget about a minute"
+
+
+def test_every_ci_row_is_bounded_by_epochs_not_time() -> None:
+    problems = [msg for name in profiles.BUDGETS for msg in profiles.rule_violations(name)]
+    assert not problems, "\n".join(problems)
+
+
+def test_rule_catches_a_wall_clock_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    row = {**profiles.BUDGETS["00_tour"]["ci"], "time_budget_s": 40.0}
+    monkeypatch.setitem(profiles.BUDGETS, "00_tour", {**profiles.BUDGETS["00_tour"], "ci": row})
+    assert "not a safety net" in profiles.rule_violations("00_tour")[0]
+
+
+@pytest.mark.parametrize("profile, says", [("ci", "only a safety net"), ("cpu", "stops early")])
+def test_banner_says_what_bounds_training(profile: str, says: str, capsys) -> None:
+    course_lib.setup("00_tour", profile=profile)
+    assert says in capsys.readouterr().out

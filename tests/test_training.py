@@ -51,6 +51,43 @@ def test_time_budget_stops_early():
     assert h.epochs_done < 10_000 and h.seconds < 3.0
 
 
+def test_a_cut_is_printed(capsys):
+    x, y = _blobs()
+    h = training.fit(nn.Linear(2, 2), _ce, training.loader(x, y, batch_size=32), epochs=10_000,
+                     time_budget_s=0.2, progress=False, desc="probe")
+    out = capsys.readouterr().out
+    assert "probe: time budget of 0.2 s reached" in out and f"after {h.epochs_done} of 10000 epochs" in out
+    training.fit(nn.Linear(2, 2), _ce, training.loader(x, y, batch_size=32), epochs=1,
+                 time_budget_s=1e6, progress=False)
+    assert capsys.readouterr().out == ""  # a run the budget did not cut prints nothing
+
+
+def test_unreached_budget_gives_bit_identical_weights():
+    """The ci rule: with the budget only a safety net, the same seed trains the very same weights."""
+    from course_lib.vision.encoders import ConvEncoder
+    from course_lib.vision.pretext import RotationNet, rotate_batch
+
+    x = torch.rand(96, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+
+    def rotation_loss(model, batch):
+        x_rot, y_rot = rotate_batch(batch[0])
+        return F.cross_entropy(model(x_rot), y_rot)
+
+    def train_once() -> dict:
+        torch.manual_seed(0)
+        net = RotationNet(ConvEncoder(width=4))
+        h = training.fit(net, rotation_loss, training.loader(x, batch_size=32, seed=0), epochs=2,
+                         time_budget_s=1e6, progress=False, device="cpu")
+        assert h.epochs_done == 2 and not h.stopped_by_budget
+        return net.state_dict()
+
+    a, b = train_once(), train_once()
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), f"{key} differs between two runs with the same seed"
+    assert not torch.equal(a["head.weight"], RotationNet(ConvEncoder(width=4)).state_dict()["head.weight"])
+
+
 def test_checkpoint_resumes_where_it_stopped(tmp_path):
     x, y = _blobs()
     ckpt = tmp_path / "run.pt"
