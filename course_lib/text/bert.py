@@ -134,6 +134,16 @@ class Bert(nn.Module):
             x = block(x, keep)
         return self.norm(x)                                              # (B, T, D)
 
+    @torch.no_grad()
+    def init_mlm_bias(self, ids: torch.Tensor, special_ids: Sequence[int]) -> None:
+        """Start the MLM output bias at the log-frequency of each ordinary token in `ids` (specials
+        at -10): the untrained model then already guesses by frequency, and training time goes to
+        learning the context instead of the counts (a few hundred Adam steps of size lr otherwise)."""
+        ordinary = ids[~torch.isin(ids, torch.tensor(list(special_ids), device=ids.device))]
+        counts = torch.bincount(ordinary.flatten(), minlength=self.cfg.vocab_size).float() + 1.0
+        self.mlm_bias.copy_(counts.log() - counts.sum().log())
+        self.mlm_bias[list(special_ids)] = -10.0
+
     def mlm_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Scores over the vocabulary (..., V) for contextual vectors h (..., D)."""
         return self.mlm_transform(h) @ self.embed.tok.weight.T + self.mlm_bias
@@ -142,16 +152,21 @@ class Bert(nn.Module):
         """Is-next scores (B, 2) from the [CLS] position of h (B, T, D)."""
         return self.nsp(self.pooler(h[:, 0]))
 
-    def loss(self, ids: torch.Tensor, segments: torch.Tensor, is_next: torch.Tensor,
-             special_ids: Sequence[int], mask_id: int, *, p: float = 0.15,
-             generator: torch.Generator | None = None) -> torch.Tensor:
-        """BERT's pretraining loss: MLM cross-entropy on freshly masked ids plus NSP cross-entropy."""
+    def losses(self, ids: torch.Tensor, segments: torch.Tensor, is_next: torch.Tensor,
+               special_ids: Sequence[int], mask_id: int, *, p: float = 0.15,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """BERT's two pretraining losses on freshly masked ids: (MLM cross-entropy, NSP cross-entropy)."""
         inputs, labels = mask_tokens(ids, vocab_size=self.cfg.vocab_size, mask_id=mask_id,
                                      special_ids=special_ids, p=p, generator=generator)
         h = self(inputs, segments)
         chosen = labels != IGNORE                                        # (B, T), ~15% of real tokens
         mlm = F.cross_entropy(self.mlm_logits(h[chosen]), labels[chosen])  # only chosen positions scored
-        return mlm + F.cross_entropy(self.nsp_logits(h), is_next)
+        return mlm, F.cross_entropy(self.nsp_logits(h), is_next)
+
+    def loss(self, *args, **kwargs) -> torch.Tensor:
+        """The pretraining objective: MLM loss + NSP loss (arguments as for `losses`)."""
+        mlm, nsp = self.losses(*args, **kwargs)
+        return mlm + nsp
 
 
 def mask_tokens(ids: torch.Tensor, *, vocab_size: int, mask_id: int, special_ids: Sequence[int],

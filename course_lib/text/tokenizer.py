@@ -158,8 +158,8 @@ class WordPiece:
             piece = self.pieces[i]
             if piece in skip:
                 continue
-            if piece.startswith("##") and words:
-                words[-1] += piece[2:]
+            if piece.startswith("##") and words and words[-1] not in SPECIALS:
+                words[-1] += piece[2:]                # a continuation after [MASK] keeps its "##"
             else:
                 words.append(piece)
         return " ".join(words)
