@@ -42,12 +42,12 @@ _TOUR_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, epoc
 #   lm_*          notebook 01's neural LM for the perplexity section; time_*: the attention/LSTM timing
 #   ft_*          fine-tuning on Pang & Lee's 200 polarity sentences, cross-validated over ft_folds
 _BERT_CI = dict(corpus="wiki", corpus_words=None, n_test_sentences=2000, vocab_size=2000,
-                lm_tokens=150_000, lm_context=3, lm_dim=32, lm_hidden=64, lm_epochs=1, lm_batch=256,
+                lm_tokens=60_000, lm_context=3, lm_dim=32, lm_hidden=64, lm_epochs=1, lm_batch=256,
                 lm_lr=3e-3, time_lengths=(32, 128, 512), time_dim=64, time_batch=8, time_repeats=2,
-                max_len=48, dim=128, n_layers=2, n_heads=4, dropout=0.0, n_pairs=19_200, epochs=1,
-                batch_size=64, lr=2e-3, n_fill_examples=4, context_word="state",
+                max_len=32, dim=64, n_layers=2, n_heads=4, dropout=0.0, n_pairs=24_000, epochs=4,
+                batch_size=64, lr=1e-3, n_fill_examples=4, context_word="state",
                 context_sentences=("the state of the art", "the state government", "a sovereign state"),
-                ft_max_len=32, ft_folds=5, ft_epochs=4, ft_batch=16, ft_lr=1e-3,
+                ft_max_len=32, ft_folds=5, ft_epochs=6, ft_batch=16, ft_lr=1e-3,
                 time_budget_s=300.0, expected_min=1.2)
 _MASKING_CI = dict(n_sentences=4000, vocab_size=1000, max_len=32, dim=64, n_layers=1, n_heads=2,
                    n_pairs=2560, epochs=1, batch_size=64, lr=3e-3, time_budget_s=150.0, expected_min=0.4)
@@ -69,7 +69,7 @@ BUDGETS: dict[str, dict[str, dict]] = {
     },
     "03_bert": {
         "ci": _BERT_CI,
-        "cpu": {**_BERT_CI, "n_pairs": 60_000, "epochs": 2, "lm_tokens": 400_000, "lm_epochs": 2,
+        "cpu": {**_BERT_CI, "epochs": 10, "lm_tokens": 300_000, "lm_epochs": 2,
                 "time_lengths": (32, 128, 512, 1024), "ft_epochs": 6, "time_budget_s": 900.0, "expected_min": 8.0},
         "gpu": {**_BERT_CI, "corpus": "text8", "corpus_words": 10_000_000, "n_test_sentences": 10_000,
                 "vocab_size": 8000, "max_len": 128, "dim": 256, "n_layers": 4, "n_heads": 4, "dropout": 0.1,

@@ -35,6 +35,19 @@ class BertConfig:
     ff_mult: int = 4         # the feed-forward layer is ff_mult * dim wide
     dropout: float = 0.1
     pad_id: int = 0
+    pos_init_scale: float = 0.3  # the learned position table starts as scaled sinusoids (0: BERT's random start)
+
+
+def sinusoids(n: int, dim: int) -> torch.Tensor:
+    """The Transformer paper's fixed position code (n, dim): sin and cos of position / 10000^(2i/dim).
+    We use it only to START BERT's learned position table: nearby positions then have similar vectors
+    and a fixed offset is a rotation, so attention can learn "look one token to the left" in a few
+    hundred steps; from BERT's random start a tiny model needed far more than a one-minute run has."""
+    pos = torch.arange(n, dtype=torch.float32)[:, None]                      # (n, 1)
+    freq = 10000.0 ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim)  # (dim/2,)
+    out = torch.zeros(n, dim)
+    out[:, 0::2], out[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)[:, :dim // 2]
+    return out
 
 
 class Embeddings(nn.Module):
@@ -111,6 +124,8 @@ class Bert(nn.Module):
         self.pooler = nn.Sequential(nn.Linear(cfg.dim, cfg.dim), nn.Tanh())
         self.nsp = nn.Linear(cfg.dim, 2)
         self.apply(self._init)
+        with torch.no_grad():  # see sinusoids(): a start that already knows which positions are near
+            self.embed.pos.weight.copy_(cfg.pos_init_scale * sinusoids(cfg.max_len, cfg.dim))
 
     @staticmethod
     def _init(m: nn.Module) -> None:
