@@ -118,3 +118,21 @@ def test_finetune_cv_and_time_layers(tok: WordPiece) -> None:
     assert len(accs) == 2 and min(accs) >= 0.8
     t = bert.time_layers([8, 16], dim=16, batch=2, repeats=1)
     assert set(t) == {"self-attention", "LSTM", "convolution (k=3)"} and all(len(v) == 2 for v in t.values())
+
+
+def test_start_values(tok: WordPiece) -> None:
+    m = _model(tok)
+    table = bert.sinusoids(24, 32)
+    assert torch.allclose(m.embed.pos.weight, 0.3 * table)
+    assert torch.allclose(table[:, 1::2][0], torch.ones(16))       # cos(0) = 1 at position 0
+    ids = torch.tensor([[tok.cls_id] + tok.encode("the the the frog") + [tok.sep_id]])
+    m.init_mlm_bias(ids, tok.special_ids)
+    assert int(m.mlm_bias.argmax()) == tok.encode("the")[0] and (m.mlm_bias[tok.special_ids] == -10).all()
+
+
+def test_polarity_sentences() -> None:
+    from course_lib.data.text import polarity_sentences
+
+    sentences, labels = polarity_sentences()
+    assert len(sentences) == len(labels) == 200 and sum(labels) == 100
+    assert all(s and all(w.isalpha() and w == w.lower() for w in s) for s in sentences)

@@ -106,7 +106,8 @@ def polarity_sentences() -> tuple[list[list[str]], list[int]]:
     from gensim.utils import tokenize
 
     sentences, labels = [], []
-    for line in gensim_test_file("pang_lee_polarity.cor").read_text(encoding="utf-8").splitlines():
+    text = gensim_test_file("pang_lee_polarity.cor").read_text(encoding="cp1252")  # Windows-1252 dashes
+    for line in text.splitlines():
         label, _, text = line.partition(" ")
         if label not in ("__label__pos", "__label__neg"):
             raise ValueError(f"pang_lee_polarity.cor: unexpected label {label!r} in line {line[:60]!r}")
