@@ -365,6 +365,7 @@ def time_layers(lengths: Sequence[int], *, dim: int = 64, batch: int = 8, repeat
     for n in lengths:
         x = torch.randn(batch, n, dim, requires_grad=True)
         for name, layer in layers.items():
+            layer(x).sum().backward()                         # warm-up: the first call pays set-up costs
             best = float("inf")
             for _ in range(repeats):
                 start = time.perf_counter()
