@@ -48,6 +48,23 @@ _PT_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=48, patch=
               hole=16, epochs=4, pairs_per_image=8, batch_size=64, lr=2e-3, width=16, time_budget_s=600.0,
               expected_min=0.5)
 
+# Notebook 03 (text; read as run.<key> too):
+#   corpus        "wiki" (gensim's Wikipedia excerpt, offline) | "text8" (downloaded; the excerpt when offline)
+#   vocab_size    WordPiece pieces; max_len, dim, n_layers, n_heads, dropout: the tiny BERT
+#   n_pairs       sentence pairs pretrained on per epoch (with epochs and batch_size: the step bound)
+#   lm_*          notebook 01's neural LM for the perplexity section; time_*: the attention/LSTM timing
+#   ft_*          fine-tuning on Pang & Lee's 200 polarity sentences, cross-validated over ft_folds
+_BERT_CI = dict(corpus="wiki", corpus_words=None, n_test_sentences=2000, vocab_size=2000,
+                lm_tokens=60_000, lm_context=3, lm_dim=32, lm_hidden=64, lm_epochs=1, lm_batch=256,
+                lm_lr=3e-3, time_lengths=(32, 128, 512), time_dim=64, time_batch=8, time_repeats=2,
+                max_len=32, dim=64, n_layers=2, n_heads=4, dropout=0.0, n_pairs=24_000, epochs=4,
+                batch_size=64, lr=1e-3, n_fill_examples=4, context_word="state",
+                context_sentences=("the state of the art", "the state government", "a sovereign state"),
+                ft_max_len=32, ft_folds=5, ft_epochs=10, ft_batch=16, ft_lr=2e-3,
+                time_budget_s=600.0, expected_min=1.2)
+_MASKING_CI = dict(n_sentences=4000, vocab_size=1000, max_len=32, dim=64, n_layers=1, n_heads=2,
+                   n_pairs=2560, epochs=1, batch_size=64, lr=3e-3, time_budget_s=300.0, expected_min=0.4)
+
 BUDGETS: dict[str, dict[str, dict]] = {
     "00_tour": {
         "ci": _TOUR_CI,
@@ -100,6 +117,24 @@ BUDGETS: dict[str, dict[str, dict]] = {
                 "patch": 16, "gap": 4, "jitter": 2, "epochs": 15, "batch_size": 256, "width": 64,
                 "time_budget_s": 1200.0, "expected_min": 8.0},
     },
+    "03_bert": {
+        "ci": _BERT_CI,
+        "cpu": {**_BERT_CI, "epochs": 10, "lm_tokens": 300_000, "lm_epochs": 2,
+                "time_lengths": (32, 128, 512, 1024), "ft_epochs": 15, "time_budget_s": 900.0, "expected_min": 8.0},
+        "gpu": {**_BERT_CI, "corpus": "text8", "corpus_words": 10_000_000, "n_test_sentences": 10_000,
+                "vocab_size": 8000, "max_len": 128, "dim": 256, "n_layers": 4, "n_heads": 4, "dropout": 0.1,
+                "n_pairs": 400_000, "epochs": 3, "batch_size": 128, "lr": 5e-4, "lm_tokens": 2_000_000,
+                "lm_dim": 64, "lm_hidden": 256, "lm_epochs": 3, "lm_batch": 1024,
+                "time_lengths": (64, 256, 1024, 4096), "ft_max_len": 64, "ft_epochs": 8,
+                "time_budget_s": 2400.0, "expected_min": 30.0},
+    },
+    "03_masking": {
+        "ci": _MASKING_CI,
+        "cpu": {**_MASKING_CI, "n_sentences": 10_000, "n_pairs": 9_984, "time_budget_s": 300.0, "expected_min": 1.5},
+        "gpu": {**_MASKING_CI, "n_sentences": 20_000, "vocab_size": 2000, "max_len": 64, "dim": 128,
+                "n_layers": 2, "n_heads": 4, "n_pairs": 19_968, "epochs": 3, "time_budget_s": 600.0,
+                "expected_min": 3.0},
+    },
 }
 
 
@@ -113,7 +148,7 @@ _SSL_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, encod
                batch_size=128, lr=3e-3, warmup_epochs=1.0, epochs=15, tau=0.5, knn_every=5,
                small_n=1000, small_epochs=6, grid_ops=("crop", "colour", "blur"), taus=(0.1, 0.5, 1.0),
                collapse_epochs=5, label_fractions=(0.01, 0.1), ft_epochs=20, ft_batch_size=32, moco_queue=1024,
-               time_budget_s=300.0, expected_min=1.2)
+               time_budget_s=600.0, expected_min=1.2)
 _SSL_CPU = {**_SSL_CI, "n_train": 5000, "n_test": 2000, "width": 32, "epochs": 25, "small_n": 2000,
             "small_epochs": 15, "time_budget_s": 900.0, "expected_min": 10.0}
 # gpu: CIFAR-10 (offline fallback: shapes) at recipe scale with ResNet-18, bf16, device augmentations.

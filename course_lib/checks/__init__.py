@@ -4,6 +4,7 @@
     checks.rotation_batch(rotate_batch)   # prints its checks, raises AssertionError if any failed
 """
 from .contrastive import byol_loss, enqueue, momentum_update, nt_xent
+from .masking import mask_tokens
 from .pretext import knn_classifier, rotation_batch
 from .pretext_tasks import greedy_hamming, masked_reconstruction_loss, relative_position_sampler
 from .report import Checker
@@ -11,3 +12,4 @@ from .report import Checker
 __all__ = ["Checker", "knn_classifier", "rotation_batch"]
 __all__ += ["greedy_hamming", "masked_reconstruction_loss", "relative_position_sampler"]
 __all__ += ["nt_xent", "momentum_update", "enqueue", "byol_loss"]
+__all__ += ["mask_tokens"]

@@ -100,3 +100,18 @@ def load_text8(max_words: int | None = None, *, sha256: str | None = None,
     if tail and (max_words is None or len(words) < max_words):
         words.append(tail)
     return words if max_words is None else words[:max_words]
+
+
+def polarity_sentences() -> tuple[list[list[str]], list[int]]:
+    """Pang & Lee's 200 labelled movie-review sentences from gensim's test data: (word lists, labels 1=pos)."""
+    from gensim.utils import tokenize
+
+    sentences, labels = [], []
+    text = gensim_test_file("pang_lee_polarity.cor").read_text(encoding="cp1252")  # Windows-1252 dashes
+    for line in text.splitlines():
+        label, _, text = line.partition(" ")
+        if label not in ("__label__pos", "__label__neg"):
+            raise ValueError(f"pang_lee_polarity.cor: unexpected label {label!r} in line {line[:60]!r}")
+        sentences.append(list(tokenize(text, lower=True)))  # letters only, as wiki_sentences
+        labels.append(int(label == "__label__pos"))
+    return sentences, labels

@@ -1,0 +1,88 @@
+"""Our skip-gram (course_lib.text.word2vec) against gensim's Word2Vec: same corpus, settings, threads.
+
+Both train in this one process, one after the other, on the same sentences with the same
+vocabulary rules (min_count, subsampling), window, negatives, epochs, learning-rate schedule and
+seed; gensim gets `workers` threads and torch gets the same number. Speed is raw corpus tokens
+times epochs per second of training wall time (and of CPU time, which a busy shared machine
+distorts less); quality is WordSim353 Spearman, SimLex-999 Spearman and questions-words accuracy.
+
+    python benchmarks/word2vec.py                       # Wikipedia excerpt, 5 epochs, 1 thread
+    python benchmarks/word2vec.py --threads 2 --epochs 10
+    python benchmarks/word2vec.py --corpus text8 --max-words 5000000   # needs the download
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from course_lib.text import corpus as text_corpus  # noqa: E402
+from course_lib.text import vectors, word2vec  # noqa: E402
+
+
+def timed(train) -> tuple[object, float, float]:
+    """Run train(); return its result, wall seconds and CPU seconds (all threads of this process)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    model = train()
+    return model, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def evaluate(model) -> dict[str, float]:
+    """WordSim353 and SimLex-999 Spearman, questions-words accuracy (3CosAdd) of one model."""
+    wv = vectors.as_word_vectors(model)
+    return {"wordsim353": vectors.similarity_spearman(wv, vectors.wordsim353_path()).spearman,
+            "simlex999": vectors.similarity_spearman(wv, vectors.simlex999_path()).spearman,
+            "analogy": vectors.analogy_accuracy(wv).accuracy()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default="wiki", choices=["wiki", "text8"])
+    parser.add_argument("--max-words", type=int, default=None, help="text8 only: the first N words")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="gensim workers = torch threads")
+    parser.add_argument("--dim", type=int, default=100)
+    parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    sentences, note = text_corpus.load(args.corpus, max_words=args.max_words)
+    n_tokens = sum(len(s) for s in sentences)
+    settings = dict(vector_size=args.dim, window=args.window, min_count=5, negative=5, sample=1e-3, sg=1,
+                    epochs=args.epochs, alpha=0.025, min_alpha=1e-4, seed=args.seed)
+    print(f"corpus: {note}; {n_tokens:,} tokens; settings {settings}; threads {args.threads}")
+
+    gensim_model, g_wall, g_cpu = timed(lambda: word2vec.gensim_word2vec(sentences, workers=args.threads, **settings))
+    ours, o_wall, o_cpu = timed(lambda: word2vec.Word2Vec(sentences, workers=args.threads, progress=False,
+                                                          batch_size=args.batch_size, **settings))
+    work = n_tokens * args.epochs
+    rows = {"gensim": (g_wall, g_cpu, evaluate(gensim_model)), "ours": (o_wall, o_cpu, evaluate(ours))}
+    print(f"\n{'':8}{'tokens/s (wall)':>17}{'tokens/s (cpu)':>16}{'WordSim353':>12}{'SimLex999':>11}{'analogy':>9}")
+    for name, (wall, cpu, q) in rows.items():
+        print(f"{name:8}{work / wall:>17,.0f}{work / cpu:>16,.0f}{q['wordsim353']:>12.3f}"
+              f"{q['simlex999']:>11.3f}{q['analogy']:>9.1%}")
+    qg, qo = rows["gensim"][2], rows["ours"][2]
+    ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
+    figures = {
+        "corpus": args.corpus, "tokens": n_tokens, "epochs": args.epochs, "threads": args.threads,
+        "batch_size": args.batch_size, "vocab": len(ours.vocab),
+        "ours_tokens_per_s": work / o_wall, "gensim_tokens_per_s": work / g_wall,
+        "speed_ratio": g_wall / o_wall, "speed_ratio_cpu": g_cpu / o_cpu,
+        "ours_wordsim": qo["wordsim353"], "gensim_wordsim": qg["wordsim353"],
+        "wordsim_ratio": ratio(qo["wordsim353"], qg["wordsim353"]),
+        "ours_simlex": qo["simlex999"], "gensim_simlex": qg["simlex999"],
+        "ours_analogy": qo["analogy"], "gensim_analogy": qg["analogy"],
+        "analogy_ratio": ratio(qo["analogy"], qg["analogy"]),
+    }
+    print(f"\nours / gensim: speed {figures['speed_ratio']:.2f}x (wall), {figures['speed_ratio_cpu']:.2f}x (cpu); "
+          f"WordSim353 {figures['wordsim_ratio']:.2f}x; analogy {figures['analogy_ratio']:.2f}x")
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
+
+
+if __name__ == "__main__":
+    main()
