@@ -22,6 +22,11 @@ PROFILES: tuple[str, ...] = ("ci", "cpu", "gpu")
 _TOUR_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, epochs=4,
                 batch_size=64, lr=2e-3, width=32, time_budget_s=40.0, expected_min=1.2)
 
+_W2V_CI = dict(corpus="wiki", max_words=None, lm_vocab=2000, lm_context=4, lm_dim=32, lm_hidden=64,
+               lm_epochs=2, lm_batch=512, lm_lr=3e-3, w2v_dim=100, w2v_window=5, w2v_negative=5,
+               w2v_min_count=5, w2v_sample=1e-3, w2v_epochs=5, w2v_batch=2048, threads=1, pretrained=None,
+               folds=10, time_budget_s=None, expected_min=1.5)
+
 BUDGETS: dict[str, dict[str, dict]] = {
     "00_tour": {
         "ci": _TOUR_CI,
@@ -36,6 +41,34 @@ BUDGETS: dict[str, dict[str, dict]] = {
                 "expected_min": 5.0},
         "gpu": {**_TOUR_CI, "dataset": "auto", "n_train": 20000, "n_test": 5000, "epochs": 20,
                 "batch_size": 512, "width": 64, "time_budget_s": 600.0, "expected_min": 10.0},
+    },
+    # Notebooks 01-02 (word vectors). corpus: "wiki" (offline excerpt) | "auto" (text8 if it can be had).
+    #   lm_*: the Bengio-style LM (lm_vocab words + <unk>, lm_context previous words);
+    #   w2v_*: skip-gram/CBOW settings shared by ours and gensim's; threads: gensim workers = torch
+    #   threads (1 in ci: gensim is reproducible only with one worker); pretrained: gensim-downloader name.
+    "01_word2vec": {
+        "ci": _W2V_CI,
+        "cpu": {**_W2V_CI, "lm_epochs": 4, "w2v_epochs": 10, "threads": 2, "expected_min": 4.0},
+        "gpu": {**_W2V_CI, "corpus": "auto", "max_words": None, "lm_vocab": 10000, "lm_dim": 64,
+                "lm_hidden": 256, "lm_epochs": 5, "lm_batch": 2048, "w2v_epochs": 5, "w2v_batch": 16384,
+                "threads": 2, "pretrained": "glove-wiki-gigaword-100", "time_budget_s": 1800.0,
+                "expected_min": 25.0},
+    },
+    "01_negative_sampling": {
+        "ci": {**_W2V_CI, "expected_min": 0.5},
+        "cpu": {**_W2V_CI, "w2v_epochs": 10, "expected_min": 1.0},
+        "gpu": {**_W2V_CI, "corpus": "auto", "max_words": 5_000_000, "w2v_batch": 16384, "expected_min": 5.0},
+    },
+    "02_embedding_geometry": {
+        "ci": {**_W2V_CI, "expected_min": 1.0},
+        "cpu": {**_W2V_CI, "w2v_epochs": 10, "expected_min": 2.0},
+        "gpu": {**_W2V_CI, "corpus": "auto", "max_words": None, "w2v_batch": 16384,
+                "pretrained": "glove-wiki-gigaword-100", "expected_min": 15.0},
+    },
+    "02_analogies": {
+        "ci": {**_W2V_CI, "expected_min": 0.4},
+        "cpu": {**_W2V_CI, "w2v_epochs": 10, "expected_min": 1.0},
+        "gpu": {**_W2V_CI, "corpus": "auto", "max_words": 5_000_000, "w2v_batch": 16384, "expected_min": 5.0},
     },
 }
 
