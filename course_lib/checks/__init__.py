@@ -5,5 +5,7 @@
 """
 from .pretext import knn_classifier, rotation_batch
 from .report import Checker
+from .word2vec import analogy_solver, negative_sampling_loss
 
 __all__ = ["Checker", "knn_classifier", "rotation_batch"]
+__all__ += ["analogy_solver", "negative_sampling_loss"]
