@@ -31,6 +31,29 @@ def timed(train) -> tuple[object, float, float]:
     return model, time.perf_counter() - wall, time.process_time() - cpu
 
 
+def update_ops(vocab_size: int, dim: int, rows: int, threads: int, repeats: int = 50) -> dict[str, float]:
+    """Milliseconds per sparse row update of a (V, D) table: index_add_ vs index_put_(accumulate=True)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    g = torch.Generator().manual_seed(0)
+    table = torch.zeros(vocab_size, dim)
+    idx = torch.randint(vocab_size, (rows,), generator=g)
+    upd = torch.randn(rows, dim, generator=g)
+    ops = {"index_add_ms": lambda: table.index_add_(0, idx, upd),
+           "index_put_ms": lambda: table.index_put_((idx,), upd, accumulate=True)}
+    out = {}
+    for name, op in ops.items():
+        op()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            op()
+        out[name] = 1e3 * (time.perf_counter() - start) / repeats
+    torch.set_num_threads(old)
+    return out
+
+
 def evaluate(model) -> dict[str, float]:
     """WordSim353 and SimLex-999 Spearman, questions-words accuracy (3CosAdd) of one model."""
     wv = vectors.as_word_vectors(model)
@@ -79,7 +102,11 @@ def main() -> None:
         "ours_analogy": qo["analogy"], "gensim_analogy": qg["analogy"],
         "analogy_ratio": ratio(qo["analogy"], qg["analogy"]),
     }
-    print(f"\nours / gensim: speed {figures['speed_ratio']:.2f}x (wall), {figures['speed_ratio_cpu']:.2f}x (cpu); "
+    ops = update_ops(len(ours.vocab), args.dim, args.batch_size * 6, args.threads)
+    figures.update(ops)
+    print(f"\nsparse update of {args.batch_size * 6:,} rows (one batch's output rows): "
+          f"index_add_ {ops['index_add_ms']:.2f} ms, index_put_(accumulate=True) {ops['index_put_ms']:.2f} ms")
+    print(f"ours / gensim: speed {figures['speed_ratio']:.2f}x (wall), {figures['speed_ratio_cpu']:.2f}x (cpu); "
           f"WordSim353 {figures['wordsim_ratio']:.2f}x; analogy {figures['analogy_ratio']:.2f}x")
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
 

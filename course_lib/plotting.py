@@ -109,3 +109,15 @@ def plot_history(histories: dict, *, title: str | None = None, ax: Axes | None =
     if title:
         ax.set_title(title)
     return ax
+
+
+def scatter_words(z2d, words: list[str], labels, *, class_names: list[str] | None = None,
+                  title: str | None = None, ax: Axes | None = None, fontsize: int = 7) -> Axes:
+    """scatter_embedding for words: points (N, 2) coloured by group, each labelled with its word."""
+    ax = scatter_embedding(z2d, labels, class_names=class_names, title=title, ax=ax)
+    z2d = _as_numpy(z2d)
+    if len(words) != len(z2d):
+        raise ValueError(f"need one word per point: {len(words)} words for {len(z2d)} points")
+    for (x, y), word in zip(z2d, words):
+        ax.annotate(word, (x, y), fontsize=fontsize, alpha=0.8, xytext=(2, 2), textcoords="offset points")
+    return ax

@@ -65,6 +65,11 @@ _BERT_CI = dict(corpus="wiki", corpus_words=None, n_test_sentences=2000, vocab_s
 _MASKING_CI = dict(n_sentences=4000, vocab_size=1000, max_len=32, dim=64, n_layers=1, n_heads=2,
                    n_pairs=2560, epochs=1, batch_size=64, lr=3e-3, time_budget_s=300.0, expected_min=0.4)
 
+_W2V_CI = dict(corpus="wiki", max_words=None, lm_vocab=2000, lm_context=4, lm_dim=32, lm_hidden=64,
+               lm_epochs=2, lm_batch=512, lm_lr=3e-3, w2v_dim=100, w2v_window=5, w2v_negative=5,
+               w2v_min_count=5, w2v_sample=1e-3, w2v_epochs=5, w2v_batch=2048, threads=1, pretrained=None,
+               folds=10, time_budget_s=None, expected_min=1.5)
+
 BUDGETS: dict[str, dict[str, dict]] = {
     "00_tour": {
         "ci": _TOUR_CI,
@@ -134,6 +139,36 @@ BUDGETS: dict[str, dict[str, dict]] = {
         "gpu": {**_MASKING_CI, "n_sentences": 20_000, "vocab_size": 2000, "max_len": 64, "dim": 128,
                 "n_layers": 2, "n_heads": 4, "n_pairs": 19_968, "epochs": 3, "time_budget_s": 600.0,
                 "expected_min": 3.0},
+    },
+    # Notebooks 01-02 (word vectors). corpus: "wiki" (offline excerpt) | "auto" (text8 if it can be had).
+    #   lm_*: the Bengio-style LM (lm_vocab words + <unk>, lm_context previous words);
+    #   w2v_*: skip-gram/CBOW settings shared by ours and gensim's; threads: gensim workers = torch
+    #   threads (1 in ci: gensim is reproducible only with one worker); pretrained: gensim-downloader name.
+    #   w2v_batch stays <= 4096 pairs even on a GPU: larger batches of sparse SGD updates lose quality.
+    "01_word2vec": {
+        "ci": _W2V_CI,
+        "cpu": {**_W2V_CI, "lm_epochs": 4, "w2v_epochs": 10, "threads": 2, "expected_min": 4.0},
+        "gpu": {**_W2V_CI, "corpus": "auto", "max_words": None, "lm_vocab": 10000, "lm_dim": 64,
+                "lm_hidden": 256, "lm_epochs": 5, "lm_batch": 2048, "w2v_epochs": 5, "w2v_batch": 4096,
+                "threads": 2, "pretrained": "glove-wiki-gigaword-100", "time_budget_s": 1800.0,
+                "expected_min": 25.0},
+    },
+    "01_negative_sampling": {  # ex_*: the exercise's autograd skip-gram
+        "ci": {**_W2V_CI, "ex_dim": 50, "ex_epochs": 1, "ex_batch": 4096, "ex_lr": 0.01, "expected_min": 0.5},
+        "cpu": {**_W2V_CI, "ex_dim": 50, "ex_epochs": 3, "ex_batch": 4096, "ex_lr": 0.01, "expected_min": 1.0},
+        "gpu": {**_W2V_CI, "corpus": "auto", "max_words": 2_000_000, "ex_dim": 100, "ex_epochs": 2,
+                "ex_batch": 8192, "ex_lr": 0.01, "expected_min": 5.0},
+    },
+    "02_embedding_geometry": {
+        "ci": {**_W2V_CI, "expected_min": 1.0},
+        "cpu": {**_W2V_CI, "w2v_epochs": 10, "expected_min": 2.0},
+        "gpu": {**_W2V_CI, "corpus": "auto", "max_words": None, "w2v_batch": 4096,
+                "pretrained": "glove-wiki-gigaword-100", "expected_min": 15.0},
+    },
+    "02_analogies": {
+        "ci": {**_W2V_CI, "expected_min": 0.4},
+        "cpu": {**_W2V_CI, "w2v_epochs": 10, "expected_min": 1.0},
+        "gpu": {**_W2V_CI, "corpus": "auto", "max_words": 5_000_000, "w2v_batch": 4096, "expected_min": 5.0},
     },
 }
 

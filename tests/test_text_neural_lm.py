@@ -59,3 +59,12 @@ def test_model_errors() -> None:
         neural_lm.perplexity(model, [0, 1, 9, 2], 2)
     with pytest.raises(ValueError, match="context=3"):
         neural_lm.perplexity(model, [0, 1, 2, 3], 3)
+
+
+def test_lm_stream_maps_rare_words_to_unk_and_holds_out_the_last_sentences() -> None:
+    sentences = [["a", "b", "a"], ["c", "a"], ["b", "z"], ["a", "q"]]
+    train, test, words = neural_lm.lm_stream(sentences, max_words=2, test_fraction=0.25)
+    assert words == ["</s>", "<unk>", "a", "b"]
+    assert train.tolist() == [2, 3, 2, 0, 1, 2, 0, 3, 1, 0] and test.tolist() == [2, 1, 0]
+    with pytest.raises(ValueError, match="empty"):
+        neural_lm.lm_stream([[], ["a"]], max_words=5)

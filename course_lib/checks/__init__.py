@@ -8,8 +8,10 @@ from .masking import mask_tokens
 from .pretext import knn_classifier, rotation_batch
 from .pretext_tasks import greedy_hamming, masked_reconstruction_loss, relative_position_sampler
 from .report import Checker
+from .word2vec import analogy_solver, negative_sampling_loss
 
 __all__ = ["Checker", "knn_classifier", "rotation_batch"]
 __all__ += ["greedy_hamming", "masked_reconstruction_loss", "relative_position_sampler"]
 __all__ += ["nt_xent", "momentum_update", "enqueue", "byol_loss"]
 __all__ += ["mask_tokens"]
+__all__ += ["analogy_solver", "negative_sampling_loss"]

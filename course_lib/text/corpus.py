@@ -32,3 +32,21 @@ def load(name: str, *, max_words: int | None = None) -> tuple[list[list[str]], s
             n += len(s)
         sentences = kept
     return sentences, note
+
+
+def pretrained(name: str | None, *, timeout: float = 10.0):
+    """(gensim KeyedVectors, note) from gensim's downloader (cached in ~/gensim-data), or (None, why not)."""
+    if not name:
+        return None, "pretrained vectors: skipped (this profile does not download them; the gpu profile does)"
+    import socket
+
+    import gensim.downloader
+
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)  # gensim's downloader waits forever on a dead network otherwise
+    try:
+        return gensim.downloader.load(name), f"pretrained vectors: {name} (gensim downloader)"
+    except Exception as err:  # noqa: BLE001 - offline, firewalled or a bad name: say so and go on
+        return None, f"pretrained vectors: skipped, {name} could not be loaded ({type(err).__name__}: {err})"
+    finally:
+        socket.setdefaulttimeout(old)

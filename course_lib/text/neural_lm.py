@@ -5,7 +5,9 @@ concatenates them into x, and scores every word of the vocabulary:
 
     y = b + W x + U tanh(d + H x)        P(w_t | w_{t-context} .. w_{t-1}) = softmax(y)
 
-The embedding table C is the by-product that word2vec later keeps and the LM throws away.
+The direct connection W x is optional in the paper and here (`direct=True`); it triples the cost
+of the output layer for a small gain, so it is off by default. The embedding table C is the
+by-product that word2vec later keeps and the LM throws away.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from torch.nn import functional as F
 class NeuralLM(nn.Module):
     """Bengio's feed-forward LM: embed `context` previous words, concatenate, tanh hidden layer, softmax."""
 
-    def __init__(self, vocab_size: int, context: int, dim: int, hidden: int, *, direct: bool = True):
+    def __init__(self, vocab_size: int, context: int, dim: int, hidden: int, *, direct: bool = False):
         super().__init__()
         for name, value in (("vocab_size", vocab_size), ("context", context), ("dim", dim), ("hidden", hidden)):
             if int(value) < 1:
@@ -86,3 +88,27 @@ def _check_ids(ids, context: int) -> np.ndarray:
     if arr.min() < 0:
         raise ValueError(f"ids must be non-negative token ids, got min {arr.min()}")
     return arr.astype(np.int64)
+
+
+UNK, EOS = "<unk>", "</s>"
+
+
+def lm_stream(sentences, *, max_words: int, test_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Sentences as one id stream for language modelling: the `max_words` commonest words, the rest <unk>,
+    </s> after each sentence; the last `test_fraction` of the sentences held out. Returns (train, test, words)."""
+    from collections import Counter
+
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
+    sentences = [s for s in sentences if len(s)]
+    if len(sentences) < 2:
+        raise ValueError("the corpus is empty: need at least two non-empty sentences (one to train, one to test)")
+    counts = Counter(w for s in sentences for w in s)
+    words = [EOS, UNK] + [w for w, _ in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0]))[:max_words]]
+    index = {w: i for i, w in enumerate(words)}
+    split = max(1, min(len(sentences) - 1, round(len(sentences) * (1 - test_fraction))))
+    streams = []
+    for part in (sentences[:split], sentences[split:]):
+        ids = [index.get(w, 1) for s in part for w in (*s, EOS)]
+        streams.append(np.asarray(ids, dtype=np.int64))
+    return streams[0], streams[1], words

@@ -73,6 +73,14 @@ def neighbours(vectors, word: str, k: int = 8) -> list[tuple[str, float]]:
     return [(wv.words[i], float(s)) for s, i in zip(top.values, top.indices)]
 
 
+def _lowercase_rows(wv: WordVectors, limit: int) -> dict[str, int]:
+    """Lower-cased word -> row over the first `limit` words; the commonest casing wins, as in gensim."""
+    rows = {}
+    for i in reversed(range(limit)):
+        rows[wv.words[i].lower()] = i
+    return rows
+
+
 def _analogy_scores(normed: torch.Tensor, a, b, c, method: str) -> torch.Tensor:
     """Scores (Q, V') of every candidate d for questions a : b :: c : d given as row ids (Q,)."""
     cos_a, cos_b, cos_c = (normed[i] @ normed.T for i in (a, b, c))   # (Q, V') each
@@ -122,9 +130,7 @@ def analogy_accuracy(vectors, path: str | Path | None = None, *, method: str = "
         from ..data import analogy_path
         path = analogy_path()
     limit = min(restrict, len(wv))
-    ok = {}
-    for i in reversed(range(limit)):     # the commonest casing of a word wins, as in gensim
-        ok[wv.words[i].lower()] = i
+    ok = _lowercase_rows(wv, limit)
     normed = wv.normed[:limit]
     result, section, questions = AnalogyResult(), None, []
 
@@ -185,9 +191,7 @@ def similarity_spearman(vectors, path: str | Path) -> SimilarityResult:
     from scipy.stats import spearmanr
 
     wv = as_word_vectors(vectors)
-    lower = {}
-    for i in reversed(range(len(wv))):
-        lower[wv.words[i].lower()] = i
+    lower = _lowercase_rows(wv, len(wv))
     ours, human, total = [], [], 0
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         parts = line.strip().split("\t")
