@@ -37,7 +37,8 @@ class Run:
     def banner(self) -> str:
         """The one line ``setup`` prints."""
         parts = [f"[course] {self.notebook}", f"profile={self.profile}" + (f" ({self.profile_source})" if self.profile_source else ""), f"device={self.device}",
-                 f"dataset={self.dataset}", f"seed={self.seed}",
+                 (f"dataset={self.dataset}" if self.dataset is not None or "corpus" not in self.budget
+                  else f"corpus={self.budget['corpus']}"), f"seed={self.seed}",
                  f"expected ~{self.budget.get('expected_min', '?')} min"]
         return " | ".join(parts) + "".join(f"\n[course] note: {n}" for n in self.notes)
 
