@@ -123,8 +123,9 @@ def probe() -> Isolation:
     why = self_test(iso) if _ns_works(["--user", "--map-root-user", "--mount", "--pid", "--fork"]) else "no userns"
     if why is None:
         return iso
-    return Isolation("none", cg, cg_root, [f"no namespaces ({why}): kernels run as your user, can read and "
-                                           "write what you can, and signal the grader"])
+    # Without the jail nothing puts the kernel into a cgroup, so the watchdog must keep the memory limit.
+    return Isolation("none", None, None, [f"no namespaces ({why}): kernels run as your user, can read and "
+                                          "write what you can, and signal the grader"])
 
 
 def self_test(iso: Isolation) -> str | None:
@@ -245,13 +246,20 @@ def hidden_paths(extra: list[Path]) -> list[str]:
     return out
 
 
+def under_tmp() -> list[str]:
+    """What the kernel needs that lies under /tmp (a clone or venv there), which the jail's own /tmp would hide."""
+    need = {REPO, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent}
+    tmp = [p for p in need if Path("/tmp") in p.parents]
+    return sorted(str(p) for p in tmp if not any(q in p.parents for q in tmp))
+
+
 def prepare(iso: Isolation, base: Path, uid: int | None, hide: list[str], memory_mb: float | None,
             kernel_argv: list[str], env: dict[str, str], cgroup: Cgroup) -> list[str]:
     """Write the jail's config into base (root-only) and return the kernelspec argv."""
     home = base / "home"
     cfg = {"uid": uid, "gid": uid, "home": str(home), "hide": hide, "readonly": _mounts(),
            "expose": exposures() if uid is not None else {}, "stage": str(base / "stage"),
-           "must_be_readonly": ["/"], "shm_mb": max(16, int(memory_mb or 1024)),
+           "must_be_readonly": ["/"], "keep_tmp": under_tmp(), "shm_mb": max(16, int(memory_mb or 1024)),
            "cgroup_procs": cgroup.procs_file, "userns": iso.mode == "userns", "argv": kernel_argv,
            "env": env}
     path = base / "jail.json"

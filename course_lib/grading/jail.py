@@ -67,8 +67,21 @@ def _inside(cfg: dict, conn: str, extra: list[str]) -> None:
     if cfg["uid"] is not None:
         os.chown(inner, cfg["uid"], cfg["gid"])
     _open_up(cfg["expose"], cfg["stage"])
-    _mount(cfg["home"], "/tmp", None, MS_BIND)   # the run's own folder is all of /tmp
+    # The run's own folder becomes all of /tmp; what the kernel needs from the old /tmp (a clone or a
+    # venv there) is bound into it first, at the same path, and made read-only after.
+    for path in cfg.get("keep_tmp", []):
+        spot = os.path.join(cfg["home"], os.path.relpath(path, "/tmp"))
+        os.makedirs(spot, mode=0o755, exist_ok=True)
+        _mount(path, spot, None, MS_BIND | MS_REC)
+    _mount(cfg["home"], "/tmp", None, MS_BIND | MS_REC)
+    for path in cfg.get("keep_tmp", []):
+        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chdir("/tmp")
+    if cfg.get("keep_tmp"):  # the kernel works in a folder of its own, beside those read-only ones
+        os.makedirs("/tmp/work", mode=0o700, exist_ok=True)
+        if cfg["uid"] is not None:
+            os.chown("/tmp/work", cfg["uid"], cfg["gid"])
+        os.chdir("/tmp/work")
     for path in cfg["readonly"]:  # every other mount, so the repository and the venv too
         if path == "/tmp" or path.startswith("/tmp/"):
             continue
