@@ -14,24 +14,10 @@ import json
 import time
 
 import torch
-import torch.nn.functional as F
 
 import course_lib
 from course_lib import data, training
 from course_lib.vision import encoders, inpainting, jigsaw, patches, pretext, probing
-
-
-class _Rotation(torch.nn.Module):
-    """RotNet in the course's protocol (.encoder + loss(x)); pretext.py's RotationNet has no loss() yet."""
-
-    def __init__(self, encoder: torch.nn.Module) -> None:
-        super().__init__()
-        self.net = pretext.RotationNet(encoder)
-        self.encoder = encoder
-
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
-        x_rot, y_rot = pretext.rotate_batch(x)
-        return F.cross_entropy(self.net(x_rot), y_rot)
 
 
 def _tasks(profile: str):
@@ -51,7 +37,7 @@ def _tasks(profile: str):
                                 jitter=run.jitter, puzzles_per_image=run.puzzles_per_image)
 
     def rot(run):
-        return _Rotation(encoders.ConvEncoder(width=run.width))
+        return pretext.RotationNet(encoders.ConvEncoder(width=run.width))
 
     return [("context_encoder", "04_context_encoders", ce), ("relative_position", "05_context_jigsaw", rp),
             ("jigsaw", "05_context_jigsaw", jig), ("rotation", "06_rotation_architecture", rot)]

@@ -18,13 +18,21 @@ from torch.nn import functional as F
 
 import course_lib
 from course_lib import data, evaluation
-from course_lib.vision import augment, methods
+from course_lib.vision import methods
 
 
 def encoder_for(run) -> torch.nn.Module:
     """The notebook's encoder, freshly initialised from the run's seed."""
     torch.manual_seed(run.seed)
     return methods.encoder_for(run)
+
+
+def build(run, name: str) -> torch.nn.Module:
+    """Method `name` as notebook 09 builds it, from the run's seed; "simclr_no_colour" drops the colour distortion."""
+    torch.manual_seed(run.seed)
+    if name == "simclr_no_colour":
+        return methods.build_for(run, "simclr", augment_fn=methods.augment_for(run, colour=False))
+    return methods.build_for(run, name)
 
 
 def step_ratio(run, x: torch.Tensor, reps: int = 5) -> tuple[float, float]:
@@ -38,7 +46,7 @@ def step_ratio(run, x: torch.Tensor, reps: int = 5) -> tuple[float, float]:
             times.append(time.perf_counter() - t)
         return sorted(times)[len(times) // 2]
 
-    model = methods.build("simclr", encoder_for(run), tau=run.tau)
+    model = build(run, "simclr")
     opt = torch.optim.AdamW(model.parameters())
     sup = torch.nn.Sequential(encoder_for(run), torch.nn.Linear(model.encoder.dim, 10))
     opt_sup = torch.optim.AdamW(sup.parameters())
@@ -61,10 +69,9 @@ def main() -> None:
     train = data.load_images(run.dataset, train=True, n=run.n_train, seed=run.seed, size=run.image_size)
     test = data.load_images(run.dataset, train=False, n=run.n_test, seed=run.seed, size=run.image_size)
     random_probe = evaluation.score_encoder(encoder_for(run), train, test, seed=run.seed)
-    options = {"moco": {"queue_size": run.moco_queue}, "simclr_no_colour": {"augment_fn": augment.simclr_augment(colour=False)}}
     results = {}
     for name in [*methods.METHODS, "simclr_no_colour"]:
-        model = methods.build("simclr" if name == "simclr_no_colour" else name, encoder_for(run), **options.get(name, {}))
+        model = build(run, name)
         h = methods.train(model, train.x, epochs=run.epochs, batch_size=run.batch_size, lr=run.lr,
                           warmup_epochs=run.warmup_epochs, seed=run.seed, device=run.device, progress=False)
         s = evaluation.score_encoder(model.encoder, train, test, seed=run.seed)

@@ -178,17 +178,20 @@ BUDGETS: dict[str, dict[str, dict]] = {
 #   warmup_epochs linear lr warmup before the cosine decay;  tau: SimCLR's temperature
 #   small_*       the short runs of the sweeps (augmentation grid, temperature, losses, collapse)
 #   ft_epochs     fine-tuning epochs with 1% / 10% of the labels (notebook 09)
+#   rotate_views  add a random quarter turn to the SimCLR augmentations of every two-view method: on
+#                 shapes, whose background gradient runs in a random direction per image, it lifted
+#                 the probe gains of SimCLR/MoCo from about +9 to +14 (measured, notes in notebook 07)
 # ci: training bounded by epochs; time_budget_s is only a safety net (>= 3x the expected time).
 _SSL_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, encoder="convnet", width=16,
-               batch_size=128, lr=3e-3, warmup_epochs=1.0, epochs=15, tau=0.5, knn_every=5,
-               small_n=1000, small_epochs=6, grid_ops=("crop", "colour", "blur"), taus=(0.1, 0.5, 1.0),
+               batch_size=64, lr=3e-3, warmup_epochs=1.0, epochs=15, tau=0.5, knn_every=5, rotate_views=True,
+               small_n=1000, small_epochs=6, grid_ops=("crop", "colour", "rotate"), taus=(0.1, 0.5, 1.0),
                collapse_epochs=5, label_fractions=(0.01, 0.1), ft_epochs=20, ft_batch_size=32, moco_queue=1024,
                time_budget_s=600.0, expected_min=1.2)
 _SSL_CPU = {**_SSL_CI, "n_train": 5000, "n_test": 2000, "width": 32, "epochs": 25, "small_n": 2000,
             "small_epochs": 15, "time_budget_s": 900.0, "expected_min": 10.0}
 # gpu: CIFAR-10 (offline fallback: shapes) at recipe scale with ResNet-18, bf16, device augmentations.
 _SSL_GPU = {**_SSL_CI, "dataset": "auto", "n_train": None, "n_test": None, "image_size": None,
-            "encoder": "resnet18", "batch_size": 512, "lr": 2e-3, "warmup_epochs": 5.0, "epochs": 100,
+            "encoder": "resnet18", "batch_size": 512, "rotate_views": False, "lr": 2e-3, "warmup_epochs": 5.0, "epochs": 100,
             "knn_every": 10, "small_n": 10000, "small_epochs": 20, "ft_epochs": 30, "moco_queue": 4096,
             "time_budget_s": 3600.0, "expected_min": 60.0}
 BUDGETS.update({
@@ -196,7 +199,7 @@ BUDGETS.update({
     "07_simclr": {"ci": _SSL_CI, "cpu": {**_SSL_CPU, "expected_min": 12.0}, "gpu": {**_SSL_GPU, "expected_min": 35.0}},
     "08_moco_byol_simsiam": {"ci": _SSL_CI, "cpu": {**_SSL_CPU, "expected_min": 15.0},
                              "gpu": {**_SSL_GPU, "expected_min": 40.0}},
-    "09_evaluation": {"ci": {**_SSL_CI, "expected_min": 1.5}, "cpu": {**_SSL_CPU, "expected_min": 18.0},
+    "09_evaluation": {"ci": {**_SSL_CI, "epochs": 12, "expected_min": 1.6}, "cpu": {**_SSL_CPU, "expected_min": 18.0},
                       "gpu": {**_SSL_GPU, "expected_min": 60.0}},
     "07_nt_xent": {"ci": {**_SSL_CI, "expected_min": 0.4}, "cpu": {**_SSL_CPU, "expected_min": 2.0},
                    "gpu": {**_SSL_GPU, "expected_min": 5.0}},

@@ -113,6 +113,10 @@ def test_models_reject_a_batch_of_one_and_the_registry_unknown_names():
             model.loss(torch.rand(1, 3, 16, 16))
     with pytest.raises(ValueError, match="unknown method"):
         methods.build("swav", encoders.ConvEncoder(width=4))
+    with pytest.raises(TypeError, match="needs their size"):
+        methods.build("jigsaw", encoders.ConvEncoder(width=4))
+    with pytest.raises(ValueError, match="at least 16 pixels"):
+        methods.build("relative_position", encoders.ConvEncoder(width=4), image_size=12)
 
 
 def test_moco_queue_not_multiple_of_batch_is_an_error():
@@ -125,7 +129,8 @@ def test_moco_queue_not_multiple_of_batch_is_an_error():
 def test_every_method_trains_through_the_registry(name):
     torch.manual_seed(0)
     x = torch.rand(16, 3, 16, 16)
-    model = methods.build(name, encoders.ConvEncoder(width=4), **({"queue_size": 16} if name == "moco" else {}))
+    model = methods.build(name, encoders.ConvEncoder(width=4), image_size=16,
+                          **({"queue_size": 16} if name == "moco" else {}))
     target_before = [p.clone() for p in model.parameters() if not p.requires_grad]
     h = methods.train(model, x, epochs=2, batch_size=8, lr=1e-3, progress=False)
     assert len(h.losses) == 4 and all(math.isfinite(v) for v in h.losses)

@@ -210,9 +210,16 @@ class Compose:
 
 
 def simclr_augment(*, colour: bool = True, blur: bool = True, strength: float = 0.5,
-                   scale: tuple[float, float] = (0.2, 1.0)) -> Compose:
-    """The SimCLR pipeline: crop + flip, colour distortion (optional), Gaussian blur p=0.5 (optional)."""
+                   scale: tuple[float, float] = (0.2, 1.0), rotate: bool = False) -> Compose:
+    """The SimCLR pipeline: crop + flip, colour distortion (optional), Gaussian blur p=0.5 (optional).
+
+    rotate=True adds a random quarter turn after the crop, one of the ops the paper tried (Figure 5).
+    It is not in the paper's recipe; the course's profiles switch it on for the shapes set, whose
+    backgrounds run in a random direction per image (notebook 07, section 4, measures what it buys).
+    """
     ops: list[Op] = [lambda x, g=None: crop_flip(x, g, scale=scale)]
+    if rotate:
+        ops.append(random_rotation)
     if colour:
         ops.append(lambda x, g=None: color_distortion(x, g, strength=strength))
     if blur:

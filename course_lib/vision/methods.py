@@ -1,11 +1,15 @@
 """The ONE registry of self-supervised methods: build any of them from an encoder and train it with one call.
 
-Every method is an nn.Module with ``.encoder`` (the network we keep) and ``loss(x)`` (its training
+Every method (the contrastive and non-contrastive ones of notebooks 07-08 and the pretext tasks of
+notebooks 00 and 04-06) is an nn.Module with ``.encoder`` (the network we keep) and ``loss(x)`` (its training
 loss on a batch of unlabelled images); methods with a momentum/EMA target also have
 ``momentum_update(step, total_steps)``. So notebook 09 and the benchmarks train all of them with
 
     model = methods.build("byol", encoders.ConvEncoder(width=32))
     history = methods.train(model, x_unlabelled, epochs=..., batch_size=..., lr=...)
+
+The pretext tasks that cut images into a grid or a hole need the images' size, so the uniform call
+is ``methods.build(name, encoder, image_size=32)`` (the other methods ignore it).
 """
 from __future__ import annotations
 
@@ -15,29 +19,78 @@ import torch
 from torch import nn
 
 from .. import training
+from . import augment
 from .byol import BYOL
+from .inpainting import ContextEncoder
+from .jigsaw import JigsawNet, permutation_set
 from .moco import MoCo
+from .patches import RelativePositionNet
 from .pretext import RotationNet
 from .simclr import SimCLR
 from .simsiam import SimSiam
 
+
+def grid_geometry(image_size: int) -> dict[str, int]:
+    """Patch, gap and jitter of a 3x3 grid that fills an image (32 px: 8/2/1, 48 px: 12/4/2, as notebook 05)."""
+    patch = image_size // 4
+    if patch < 4:
+        raise ValueError(f"a 3x3 grid of patches needs images of at least 16 pixels, got {image_size}")
+    return {"patch": patch, "gap": patch // 3, "jitter": patch // 6}
+
+
+def _context_encoder(encoder: nn.Module, *, image_size: int, mask: str = "region", **options) -> nn.Module:
+    """Pathak et al.'s context encoder, with the random-region mask whose features probed best in notebook 04."""
+    return ContextEncoder(encoder, image_size=image_size, mask=mask, **options)
+
+
+def _relative_position(encoder: nn.Module, *, image_size: int, **options) -> nn.Module:
+    """Doersch et al.'s relative position with all three shortcut defences of notebook 05 switched on."""
+    return RelativePositionNet(encoder, **{**grid_geometry(image_size), "channel_drop": True,
+                                           "pairs_per_image": 8, **options})
+
+
+def _jigsaw(encoder: nn.Module, *, image_size: int, n_perms: int = 24, seed: int = 0, **options) -> nn.Module:
+    """Noroozi & Favaro's jigsaw with a greedy maximal-Hamming permutation set of n_perms."""
+    perms = permutation_set(n_perms, kind="max", generator=torch.Generator().manual_seed(seed))
+    return JigsawNet(encoder, perms, **{**grid_geometry(image_size), "puzzles_per_image": 2, **options})
+
+
 # name -> constructor(encoder, **options) -> model following the protocol above.
 METHODS: dict[str, Callable[..., nn.Module]] = {
     "rotation": RotationNet,
+    "context_encoder": _context_encoder,
+    "relative_position": _relative_position,
+    "jigsaw": _jigsaw,
     "simclr": SimCLR,
     "moco": MoCo,
     "byol": BYOL,
     "simsiam": SimSiam,
 }
+_NEED_SIZE = ("context_encoder", "relative_position", "jigsaw")
+AUGMENTING = ("simclr", "moco", "byol", "simsiam")  # the methods that learn from two augmented views
 
 
-def build(name: str, encoder: nn.Module, **options) -> nn.Module:
-    """Build method `name` around `encoder`; options go to its constructor (e.g. tau=0.2)."""
+def needs_image_size(name: str) -> bool:
+    """True for the methods whose constructor needs image_size (they cut a grid or a hole)."""
+    return name in _NEED_SIZE
+
+
+def build(name: str, encoder: nn.Module, *, image_size: int | None = None, **options) -> nn.Module:
+    """Build method `name` around `encoder`; options go to its constructor (e.g. tau=0.2).
+
+    image_size is a fact about the data, not an option: the methods that cut a grid or a hole need
+    it, the others ignore it, so one call builds any method: build(name, encoder, image_size=32).
+    """
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; registered methods: {', '.join(METHODS)}")
     if not hasattr(encoder, "dim"):
         raise AttributeError("the encoder needs a .dim attribute (its output size), like those from "
                              "course_lib.vision.encoders")
+    if needs_image_size(name):
+        if image_size is None:
+            raise TypeError(f"{name} cuts the images into a grid or a hole, so it needs their size: "
+                            f"methods.build({name!r}, encoder, image_size=32)")
+        options["image_size"] = image_size
     return METHODS[name](encoder, **options)
 
 
@@ -99,6 +152,25 @@ class KnnMonitor:
             self.steps.append(step)
             self.accuracy.append(self._evaluation.score_encoder(model.encoder, self.train, self.test,
                                                                 k=self.k, probe=False)["knn"])
+
+
+def augment_for(run, **options) -> augment.Compose:
+    """The SimCLR augmentations as the run's profile sets them (run.rotate_views); options override."""
+    return augment.simclr_augment(**{"rotate": getattr(run, "rotate_views", False), **options})
+
+
+def build_for(run, name: str, **options) -> nn.Module:
+    """Build method `name` as the run's profile says: its encoder, image size, augmentations, MoCo queue.
+
+    Options override those defaults: build_for(run, "simclr", tau=0.1). Notebooks 07-09 and the
+    benchmarks build every model through this one call.
+    """
+    defaults: dict = {"augment_fn": augment_for(run)} if name in AUGMENTING else {}
+    if name == "simclr" and hasattr(run, "tau"):
+        defaults["tau"] = run.tau
+    if name == "moco" and hasattr(run, "moco_queue"):
+        defaults["queue_size"] = run.moco_queue
+    return build(name, encoder_for(run), image_size=run.image_size, **{**defaults, **options})
 
 
 def encoder_for(run) -> nn.Module:
