@@ -36,8 +36,8 @@ _TOUR_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, epoc
                 batch_size=64, lr=2e-3, width=32, time_budget_s=600.0, expected_min=1.2)
 
 # Notebooks 04-06 (issue 9). ci: training bounded by epochs only; time_budget_s is a safety net.
-_CE_CI = dict(dataset="shapes", n_train=3000, n_test=1000, image_size=32, hole=16, adv_weight=0.001,
-              epochs=5, batch_size=64, lr=2e-3, width=16, time_budget_s=600.0, expected_min=1.2)
+_CE_CI = dict(dataset="shapes", n_train=5000, n_test=1000, image_size=32, hole=16, adv_weight=0.001,
+              epochs=5, batch_size=128, lr=2e-3, width=16, time_budget_s=600.0, expected_min=1.5)
 _CJ_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=48, patch=12, gap=4, jitter=2,
               epochs=4, rot_size=32, rot_epochs=2, n_perms=24, pairs_per_image=8, puzzles_per_image=2,
               batch_size=64, lr=2e-3, width=16, time_budget_s=600.0, expected_min=1.2)
@@ -93,7 +93,7 @@ BUDGETS: dict[str, dict[str, dict]] = {
 #   pairs_per_image, puzzles_per_image   pretext samples drawn from each image per step (patches are small)
     "04_context_encoders": {
         "ci": _CE_CI,
-        "cpu": {**_CE_CI, "n_train": 5000, "n_test": 2000, "epochs": 10, "width": 32,
+        "cpu": {**_CE_CI, "n_train": 5000, "n_test": 2000, "epochs": 10, "batch_size": 64, "width": 32,
                 "time_budget_s": 600.0, "expected_min": 6.0},
         "gpu": {**_CE_CI, "dataset": "auto", "n_train": None, "n_test": None, "epochs": 40,
                 "batch_size": 256, "width": 64, "time_budget_s": 1800.0, "expected_min": 20.0},

@@ -243,3 +243,25 @@ def test_queue_pointer_survives_a_state_dict_round_trip():
     other = moco.Queue(6, 2, seed=1)
     other.load_state_dict(queue.state_dict())
     assert other.ptr == 2 and torch.equal(other.keys, queue.keys)
+
+
+def test_build_for_reads_the_profile():
+    import course_lib
+
+    run = course_lib.setup("09_evaluation", profile="ci", quiet=True)
+    moco_model = methods.build_for(run, "moco")
+    assert len(moco_model.queue.keys) == run.moco_queue
+    assert methods.build_for(run, "simclr").tau == run.tau
+    jig = methods.build_for(run, "jigsaw")
+    assert jig.patch == methods.grid_geometry(run.image_size)["patch"]
+    # rotate_views adds a quarter turn: a square image with one bright corner moves its corner.
+    x = torch.zeros(64, 3, 8, 8)
+    x[:, :, :2, :2] = 1.0
+    turned = methods.augment_for(run, colour=False, blur=False, scale=(1.0, 1.0))(x, torch.Generator().manual_seed(0))
+    plain = methods.augment_for(run, colour=False, blur=False, scale=(1.0, 1.0), rotate=False)(x, torch.Generator().manual_seed(0))
+
+    def corners(views: torch.Tensor) -> set[tuple[int, int]]:  # the quadrant that holds the bright corner
+        rows_cols = [divmod(int(v[0].reshape(-1).argmax()), 8) for v in views]
+        return {(r // 4, c // 4) for r, c in rows_cols}
+    assert run.rotate_views
+    assert len(corners(plain)) <= 2 and len(corners(turned)) == 4  # a flip reaches 2 corners, quarter turns all 4
