@@ -199,7 +199,7 @@ BUDGETS.update({
     "07_simclr": {"ci": _SSL_CI, "cpu": {**_SSL_CPU, "expected_min": 12.0}, "gpu": {**_SSL_GPU, "expected_min": 35.0}},
     "08_moco_byol_simsiam": {"ci": _SSL_CI, "cpu": {**_SSL_CPU, "expected_min": 15.0},
                              "gpu": {**_SSL_GPU, "expected_min": 40.0}},
-    "09_evaluation": {"ci": {**_SSL_CI, "epochs": 12, "expected_min": 1.6}, "cpu": {**_SSL_CPU, "expected_min": 18.0},
+    "09_evaluation": {"ci": {**_SSL_CI, "epochs": 10, "expected_min": 1.6}, "cpu": {**_SSL_CPU, "expected_min": 18.0},
                       "gpu": {**_SSL_GPU, "expected_min": 60.0}},
     "07_nt_xent": {"ci": {**_SSL_CI, "expected_min": 0.4}, "cpu": {**_SSL_CPU, "expected_min": 2.0},
                    "gpu": {**_SSL_GPU, "expected_min": 5.0}},
