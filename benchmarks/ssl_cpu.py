@@ -27,12 +27,12 @@ def encoder_for(run) -> torch.nn.Module:
     return methods.encoder_for(run)
 
 
-def build(run, name: str) -> torch.nn.Module:
+def build(run, name: str, image_size: int) -> torch.nn.Module:
     """Method `name` as notebook 09 builds it, from the run's seed; "simclr_no_colour" drops the colour distortion."""
     torch.manual_seed(run.seed)
     if name == "simclr_no_colour":
         return methods.build_for(run, "simclr", augment_fn=methods.augment_for(run, colour=False))
-    return methods.build_for(run, name)
+    return methods.build_for(run, name, image_size=image_size)
 
 
 def step_ratio(run, x: torch.Tensor, reps: int = 5) -> tuple[float, float]:
@@ -46,7 +46,7 @@ def step_ratio(run, x: torch.Tensor, reps: int = 5) -> tuple[float, float]:
             times.append(time.perf_counter() - t)
         return sorted(times)[len(times) // 2]
 
-    model = build(run, "simclr")
+    model = build(run, "simclr", x.shape[-1])
     opt = torch.optim.AdamW(model.parameters())
     sup = torch.nn.Sequential(encoder_for(run), torch.nn.Linear(model.encoder.dim, 10))
     opt_sup = torch.optim.AdamW(sup.parameters())
@@ -71,7 +71,7 @@ def main() -> None:
     random_probe = evaluation.score_encoder(encoder_for(run), train, test, seed=run.seed)
     results = {}
     for name in [*methods.METHODS, "simclr_no_colour"]:
-        model = build(run, name)
+        model = build(run, name, train.x.shape[-1])
         h = methods.train(model, train.x, epochs=run.epochs, batch_size=run.batch_size, lr=run.lr,
                           warmup_epochs=run.warmup_epochs, seed=run.seed, device=run.device, progress=False)
         s = evaluation.score_encoder(model.encoder, train, test, seed=run.seed)

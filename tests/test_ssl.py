@@ -254,6 +254,7 @@ def test_build_for_reads_the_profile():
     assert methods.build_for(run, "simclr").tau == run.tau
     jig = methods.build_for(run, "jigsaw")
     assert jig.patch == methods.grid_geometry(run.image_size)["patch"]
+    assert methods.build_for(run, "jigsaw", image_size=48).patch == 12  # the data's size wins over the row's
     # rotate_views adds a quarter turn: a square image with one bright corner moves its corner.
     x = torch.zeros(64, 3, 8, 8)
     x[:, :, :2, :2] = 1.0

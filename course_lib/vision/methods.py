@@ -39,7 +39,7 @@ def grid_geometry(image_size: int) -> dict[str, int]:
 
 
 def _context_encoder(encoder: nn.Module, *, image_size: int, mask: str = "region", **options) -> nn.Module:
-    """Pathak et al.'s context encoder, with the random-region mask whose features probed best in notebook 04."""
+    """Pathak et al.'s context encoder with the random-region mask, the lecture's first for transfer (notebook 04)."""
     return ContextEncoder(encoder, image_size=image_size, mask=mask, **options)
 
 
@@ -163,14 +163,17 @@ def build_for(run, name: str, **options) -> nn.Module:
     """Build method `name` as the run's profile says: its encoder, image size, augmentations, MoCo queue.
 
     Options override those defaults: build_for(run, "simclr", tau=0.1). Notebooks 07-09 and the
-    benchmarks build every model through this one call.
+    benchmarks build every model through this one call. Where the profile keeps the images' own size
+    (run.image_size None, as on the gpu rows), pass it: build_for(run, "jigsaw", image_size=x.shape[-1]).
     """
-    defaults: dict = {"augment_fn": augment_for(run)} if name in AUGMENTING else {}
+    defaults: dict = {"image_size": run.image_size}
+    if name in AUGMENTING:
+        defaults["augment_fn"] = augment_for(run)
     if name == "simclr" and hasattr(run, "tau"):
         defaults["tau"] = run.tau
     if name == "moco" and hasattr(run, "moco_queue"):
         defaults["queue_size"] = run.moco_queue
-    return build(name, encoder_for(run), image_size=run.image_size, **{**defaults, **options})
+    return build(name, encoder_for(run), **{**defaults, **options})
 
 
 def encoder_for(run) -> nn.Module:
