@@ -17,41 +17,30 @@ import torch
 
 import course_lib
 from course_lib import data, training
-from course_lib.vision import encoders, inpainting, jigsaw, patches, pretext, probing
+from course_lib.vision import encoders, methods, probing
 
 
-def _tasks(profile: str):
-    """(task name, notebook row, constructor(run) -> model) for every pretext task of notebooks 04-06."""
-    def ce(run):
-        return inpainting.ContextEncoder(encoders.ConvEncoder(width=run.width), image_size=run.image_size,
-                                         mask="region", hole=run.hole, width=run.width)
-
-    def rp(run):
-        return patches.RelativePositionNet(encoders.ConvEncoder(width=run.width), patch=run.patch, gap=run.gap,
-                                           jitter=run.jitter, channel_drop=True,
-                                           pairs_per_image=run.pairs_per_image)
-
-    def jig(run):
-        perms = jigsaw.permutation_set(run.n_perms, kind="max", generator=torch.Generator().manual_seed(run.seed))
-        return jigsaw.JigsawNet(encoders.ConvEncoder(width=run.width), perms, patch=run.patch, gap=run.gap,
-                                jitter=run.jitter, puzzles_per_image=run.puzzles_per_image)
-
-    def rot(run):
-        return pretext.RotationNet(encoders.ConvEncoder(width=run.width))
-
-    return [("context_encoder", "04_context_encoders", ce), ("relative_position", "05_context_jigsaw", rp),
-            ("jigsaw", "05_context_jigsaw", jig), ("rotation", "06_rotation_architecture", rot)]
+def _tasks():
+    """(task name, notebook row, options(run) for methods.build) for every pretext task of notebooks 04-06."""
+    return [("context_encoder", "04_context_encoders", lambda run: {"hole": run.hole, "width": run.width}),
+            ("relative_position", "05_context_jigsaw",
+             lambda run: {"patch": run.patch, "gap": run.gap, "jitter": run.jitter,
+                          "pairs_per_image": run.pairs_per_image}),
+            ("jigsaw", "05_context_jigsaw",
+             lambda run: {"patch": run.patch, "gap": run.gap, "jitter": run.jitter, "n_perms": run.n_perms,
+                          "puzzles_per_image": run.puzzles_per_image, "seed": run.seed}),
+            ("rotation", "06_rotation_architecture", lambda run: {})]
 
 
 def measure(profile: str) -> dict:
     """Train every task at `profile`'s budget; return {probe, knn, images_per_s} per task."""
     out = {"probe": {}, "knn": {}, "images_per_s": {}}
-    for task, notebook, make in _tasks(profile):
+    for task, notebook, options in _tasks():
         run = course_lib.setup(notebook, profile=profile, quiet=True)
         train = data.load_images(run.dataset, train=True, n=run.n_train, seed=run.seed, size=run.image_size)
         test = data.load_images(run.dataset, train=False, n=run.n_test, seed=run.seed, size=run.image_size)
         torch.manual_seed(run.seed)
-        model = make(run)
+        model = methods.build(task, encoders.ConvEncoder(width=run.width), image_size=run.image_size, **options(run))
         start = time.perf_counter()
         h = training.fit(model, lambda m, b: m.loss(b[0]), training.loader(train.x, batch_size=run.batch_size, seed=run.seed),
                          epochs=run.epochs, lr=run.lr, time_budget_s=run.time_budget_s, device=run.device, progress=False)

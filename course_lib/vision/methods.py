@@ -66,13 +66,8 @@ METHODS: dict[str, Callable[..., nn.Module]] = {
     "byol": BYOL,
     "simsiam": SimSiam,
 }
-_NEED_SIZE = ("context_encoder", "relative_position", "jigsaw")
+NEED_SIZE = ("context_encoder", "relative_position", "jigsaw")  # they cut the images into a grid or a hole
 AUGMENTING = ("simclr", "moco", "byol", "simsiam")  # the methods that learn from two augmented views
-
-
-def needs_image_size(name: str) -> bool:
-    """True for the methods whose constructor needs image_size (they cut a grid or a hole)."""
-    return name in _NEED_SIZE
 
 
 def build(name: str, encoder: nn.Module, *, image_size: int | None = None, **options) -> nn.Module:
@@ -86,7 +81,7 @@ def build(name: str, encoder: nn.Module, *, image_size: int | None = None, **opt
     if not hasattr(encoder, "dim"):
         raise AttributeError("the encoder needs a .dim attribute (its output size), like those from "
                              "course_lib.vision.encoders")
-    if needs_image_size(name):
+    if name in NEED_SIZE:
         if image_size is None:
             raise TypeError(f"{name} cuts the images into a grid or a hole, so it needs their size: "
                             f"methods.build({name!r}, encoder, image_size=32)")
