@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	index="$$($(PYTHON) .ci/torch_index.py $(TORCH_INDEX) --cpu-index $(TORCH_CPU_INDEX))" && \
 		$(BIN)/python -m pip install $$index $(TORCH)
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[dev]"
 	touch $(STAMP)
 
 # Notebooks are committed without outputs whatever Lab saved: a git clean filter strips them

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,15 +33,45 @@ def badge_url(repository: str, branch: str, rel: str) -> str:
     return f"https://colab.research.google.com/github/{repository}/blob/{branch}/{rel}"
 
 
+# Colab's own builds, which pip may never replace: a torch reinstall is a multi-GB download of the
+# wrong build, a newer ipykernel or jupyter-client than Colab's breaks the runtime itself, and a
+# replaced numpy needs a restart. The install cell pins each one present at its installed version
+# (a pip constraints file), so pip adds only what is missing, or fails and shows why.
+# tests/test_colab_install.py resolves the course against Colab's versions (tests/colab_pins.txt).
+COLAB_KEEP = ("torch", "torchvision", "numpy", "ipykernel", "ipython", "jupyter-client", "notebook",
+              "tornado", "ipywidgets")
+PIP_TAIL = 20  # lines of pip's output shown when the install fails
+
+
+def _keep_tuple() -> str:
+    """COLAB_KEEP as the cell writes it: a double-quoted tuple, wrapped under the cell's `for`."""
+    return textwrap.fill("(" + ", ".join(f'"{name}"' for name in COLAB_KEEP) + ")", width=100,
+                         initial_indent=" " * 16, subsequent_indent=" " * 17, break_on_hyphens=False,
+                         break_long_words=False).strip()
+
+
 def install_cell(url: str, branch: str) -> str:
-    """The first code cell of every notebook: installs the course on Colab, fails in one sentence."""
+    """The first code cell of every notebook: installs the course on Colab without touching Colab's own
+    torch and Jupyter stack; on failure shows pip's last lines, then one sentence of advice."""
     return f'''import sys
 {COLAB_GUARD}  # only on Colab: install the course library from GitHub
-    import os, subprocess
+    import os, subprocess, tempfile
+    from importlib import metadata
     url, branch = "{url}", "{branch}"  # set by `make colab REPO=owner/name BRANCH=...`
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"ssl-course @ git+{{url}}@{{branch}}"],
-                         capture_output=True, text=True, env={{**os.environ, "GIT_TERMINAL_PROMPT": "0"}})
+    keep = []  # Colab's builds stay as they are: pip may add packages, never replace these
+    for name in {_keep_tuple()}:
+        try:
+            keep.append(f"{{name}}=={{metadata.version(name)}}\\n")
+        except metadata.PackageNotFoundError:
+            pass
+    with tempfile.NamedTemporaryFile("w", suffix="-colab-keep.txt", delete=False) as pins:
+        pins.writelines(keep)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--progress-bar", "off", "-c", pins.name,
+                          f"ssl-course @ git+{{url}}@{{branch}}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, env={{**os.environ, "GIT_TERMINAL_PROMPT": "0"}})
+    os.unlink(pins.name)
     if pip.returncode:
+        print(*pip.stdout.splitlines()[-{PIP_TAIL}:], sep="\\n")
         raise RuntimeError(f"Could not install the course from {{url}} (branch {{branch}}): open that address in "
                            "your browser; if it does not exist, open this notebook from your course's own "
                            "Colab link (instructors: run `make colab REPO=owner/name` in your fork).")'''

@@ -1,13 +1,18 @@
-"""Self-supervised training at recipe scale on one GPU: images/s, wall time and kNN accuracy per epoch.
+"""Self-supervised training at recipe scale on one GPU or several (torchrun): images/s, wall time and kNN per epoch.
 
     python benchmarks/ssl_gpu.py --method simclr --epochs 100 --dataset cifar10 [--compile] [--resume]
     python benchmarks/ssl_gpu.py --method byol --epochs 1 --dataset shapes --n-train 512 --encoder convnet  # smoke test on CPU
+    torchrun --nproc_per_node=4 benchmarks/ssl_gpu.py --method simclr --batch-size 1024  # 4 GPUs, DDP
+    torchrun --nproc_per_node=2 benchmarks/ssl_gpu.py --notebook 07_simclr  # a notebook's model, 2 GPUs
 
 The GPU path the `gpu` profile uses: ResNet-18 (CIFAR stem), the batched device augmentations of
 course_lib.vision.augment, bf16 autocast, channels_last, optional torch.compile, data held on the
 device (training.DeviceLoader), the loss read back every 25 steps, and a checkpoint after every
 epoch (--resume continues from it). kNN: k=200, cosine similarity, weighted vote (Wu et al. 2018).
 Goal (issue 10): SimCLR at 85% kNN accuracy on CIFAR-10 within 10 minutes on one H100.
+Under torchrun (course_lib.distributed) each GPU trains on its shard of the data with batch-size / N
+images per step (--batch-size is the global batch), DDP averages the gradients, BatchNorm is
+synchronised and SimCLR/MoCo gather their negatives from every GPU; rank 0 logs, evaluates and saves.
 Prints a table, then one JSON object of the same figures as the last line.
 """
 from __future__ import annotations
@@ -19,7 +24,8 @@ from pathlib import Path
 
 import torch
 
-from course_lib import data, evaluation, runtime
+import course_lib
+from course_lib import data, distributed, evaluation, runtime
 from course_lib.vision import augment, encoders, methods
 
 
@@ -43,7 +49,33 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file (default: under the data cache)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint if it exists")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--notebook", default=None,
+                   help="build the model as this notebook's profile does (e.g. 07_simclr): encoder, tau, queue, "
+                        "augmentations; data and training recipe still come from the options above")
     return p.parse_args()
+
+
+def log(*args, **kwargs) -> None:
+    """print() on rank 0 only: under torchrun every rank runs this script."""
+    if distributed.is_main():
+        print(*args, **kwargs)
+
+
+def build_model(args: argparse.Namespace, device: torch.device) -> torch.nn.Module:
+    """The method to train, on the device: from --notebook's profile or from the options; under torchrun, DDP."""
+    if args.notebook:
+        model = methods.build_for(course_lib.setup(args.notebook, seed=args.seed, quiet=True), args.method)
+    else:
+        kw = {} if args.encoder == "resnet18" else {"width": args.width}
+        encoder = encoders.make_encoder(args.encoder, **kw)
+        queue = max(args.batch_size, 4096 // args.batch_size * args.batch_size)  # a multiple of the global batch
+        model = methods.build(args.method, encoder, **({"queue_size": queue} if args.method == "moco" else {}))
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)  # as fit() does; DDP must see the final layout
+    if args.compile:
+        model.encoder.compile()  # in place: the state_dict keys (and so checkpoints) stay the same
+    return distributed.ddp(model)  # torchrun: SyncBatchNorm + DDP; one process: the model itself
 
 
 def augmentation_cost(x: torch.Tensor, model: torch.nn.Module, device: torch.device) -> tuple[float, float]:
@@ -73,38 +105,46 @@ def augmentation_cost(x: torch.Tensor, model: torch.nn.Module, device: torch.dev
 
 def main() -> None:
     args = parse_args()
+    device = distributed.init()  # torchrun: join the other ranks, one GPU each; else cuda or cpu
+    world = distributed.world_size()
+    if args.batch_size % world:
+        raise SystemExit(f"--batch-size {args.batch_size} does not split evenly over {world} processes")
+    if args.resume and world > 1:
+        raise SystemExit("--resume works in one process only: training.fit reads and writes its checkpoint on "
+                         "every rank, and here only rank 0 writes one")
     runtime.seed_everything(args.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     name, note = data.resolve_dataset(args.dataset)
     if note:
-        print(f"[data] {note}")
-    train = data.load_images(name, train=True, n=args.n_train, seed=args.seed, size=args.size)
-    test = data.load_images(name, train=False, n=args.n_test, seed=args.seed, size=args.size)
-    x_train = train.x.to(device)  # the whole set on the device: batches are index_select slices
+        log(f"[data] {note}")
+    with distributed.main_first():  # rank 0 fills the data cache, then the others read it
+        train = data.load_images(name, train=True, n=args.n_train, seed=args.seed, size=args.size)
+        test = data.load_images(name, train=False, n=args.n_test, seed=args.seed, size=args.size)
+    # The whole set (one process) or this rank's shard on the device: batches are index_select slices.
+    x_train = distributed.shard(train.x, args.seed).to(device)
+    batch_size = args.batch_size // world  # per rank
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         x_train = x_train.contiguous(memory_format=torch.channels_last)
 
-    kw = {} if args.encoder == "resnet18" else {"width": args.width}
-    encoder = encoders.make_encoder(args.encoder, **kw)
-    options = {"queue_size": max(args.batch_size, 4096 // args.batch_size * args.batch_size)} if args.method == "moco" else {}
-    model = methods.build(args.method, encoder, **options).to(device)
-    if args.compile:
-        model.encoder.compile()  # in place: the state_dict keys (and so checkpoints) stay the same
-    aug_s, step_s = augmentation_cost(x_train[:args.batch_size], model, device)
+    model = build_model(args, device)
+    if world > 1:
+        torch.manual_seed(args.seed + distributed.rank())  # the model is built: now each rank its own augmentations
+    aug_s, step_s = augmentation_cost(x_train[:batch_size], model, device)
 
-    ckpt = args.checkpoint or data.cache_dir() / "checkpoints" / f"ssl_gpu_{args.method}_{name}_{args.encoder}.pt"
-    if not args.resume and ckpt.exists():
+    ddp = f"_ddp{world}" if world > 1 else ""  # DDP's state_dict keys differ from one process's
+    tag = args.notebook or args.encoder
+    ckpt = args.checkpoint or data.cache_dir() / "checkpoints" / f"ssl_gpu_{args.method}_{name}_{tag}{ddp}.pt"
+    if distributed.is_main() and not args.resume and ckpt.exists():
         ckpt.unlink()  # a fresh run unless --resume
     rows: list[dict] = []
     state = {"t0": time.perf_counter(), "eval_s": 0.0, "last_wall": 0.0, "last_step": 0}
-    steps_per_epoch = len(x_train) // args.batch_size
+    steps_per_epoch = len(x_train) // batch_size
 
     def per_epoch(m: torch.nn.Module, step: int, total: int) -> None:
-        """After the last step of each epoch: synchronise once, time it, and evaluate kNN."""
-        if step % steps_per_epoch:
+        """After the last step of each epoch, on rank 0: synchronise once, time it, and evaluate kNN."""
+        if step % steps_per_epoch or not distributed.is_main():
             return
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -128,25 +168,31 @@ def main() -> None:
     amp = device.type == "cuda" and not args.no_amp
     if ckpt.exists():
         state["last_step"] = torch.load(ckpt, map_location="cpu", weights_only=False)["epoch"] * steps_per_epoch
-    print(f"[course] {args.method} on {name} ({len(train)} train / {len(test)} test images, "
-          f"{tuple(train.x.shape[1:])}), {args.encoder}, batch {args.batch_size}, device {device}, "
-          f"amp={'bf16' if amp else 'off (float32' + (')' if args.no_amp else ': autocast only on CUDA)')}, "
-          f"compile={args.compile}")
-    print(f"[time] augmentation (both views) {1000 * aug_s:.1f} ms/batch vs full training step "
-          f"{1000 * step_s:.1f} ms/batch ({100 * aug_s / step_s:.0f}% of it)")
-    methods.train(model, x_train, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                  warmup_epochs=args.warmup_epochs, seed=args.seed, device=device, checkpoint=ckpt,
+    model_name = f"notebook {args.notebook}'s model" if args.notebook else args.encoder
+    log(f"[course] {args.method} on {name} ({len(train)} train / {len(test)} test images, "
+        f"{tuple(train.x.shape[1:])}), {model_name}, batch {args.batch_size}"
+        f"{f' ({batch_size} on each of {world} processes, DDP)' if world > 1 else ''}, device {device}, "
+        f"amp={'bf16' if amp else 'off (float32' + (')' if args.no_amp else ': autocast only on CUDA)')}, "
+        f"compile={args.compile}")
+    log(f"[time] augmentation (both views) {1000 * aug_s:.1f} ms/batch vs full training step "
+        f"{1000 * step_s:.1f} ms/batch ({100 * aug_s / step_s:.0f}% of it)")
+    methods.train(model, x_train, epochs=args.epochs, batch_size=batch_size, lr=args.lr,
+                  warmup_epochs=args.warmup_epochs, seed=args.seed, device=device,
+                  checkpoint=ckpt if distributed.is_main() else None,  # rank 0 saves, the others train
                   amp=amp, callback=per_epoch, progress=False)
     final = rows[-1] if rows else {}
-    print(f"\n{'epoch':>6} {'img/s':>10} {'wall s':>8} {'kNN':>7}")
+    log(f"\n{'epoch':>6} {'img/s':>10} {'wall s':>8} {'kNN':>7}")
     for r in rows:
-        print(f"{r['epoch']:>6} {r['images_per_s']:>10,.0f} {r['wall_s']:>8.1f} "
-              f"{r.get('knn', float('nan')):>7.2%}")
-    print(json.dumps({"method": args.method, "dataset": name, "encoder": args.encoder, "device": str(device),
-                      "batch_size": args.batch_size, "epochs": args.epochs, "compile": args.compile,
-                      "amp": amp, "augment_ms": round(1000 * aug_s, 2),
-                      "step_ms": round(1000 * step_s, 2), "per_epoch": rows,
-                      "final_knn": final.get("knn"), "wall_s": final.get("wall_s")}))
+        log(f"{r['epoch']:>6} {r['images_per_s']:>10,.0f} {r['wall_s']:>8.1f} "
+            f"{r.get('knn', float('nan')):>7.2%}")
+    log(json.dumps({"method": args.method, "dataset": name, "encoder": None if args.notebook else args.encoder,
+                    "notebook": args.notebook,
+                    "device": str(device), "processes": world,
+                    "batch_size": args.batch_size, "epochs": args.epochs, "compile": args.compile,
+                    "amp": amp, "augment_ms": round(1000 * aug_s, 2),
+                    "step_ms": round(1000 * step_s, 2), "per_epoch": rows,
+                    "final_knn": final.get("knn"), "wall_s": final.get("wall_s")}))
+    distributed.shutdown()
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import runtime
 
-def _features(z, name: str) -> torch.Tensor:
-    """Check that z is a 2-D array of features and return it as a float32 CPU tensor."""
-    z = torch.as_tensor(z).detach().cpu()
+
+def _features(z, name: str, device: torch.device | None = None) -> torch.Tensor:
+    """Check that z is a 2-D array of features and return it as a float32 tensor on device (default: CPU)."""
+    z = torch.as_tensor(z).detach().to(device or "cpu")
     if z.dim() != 2:
         raise ValueError(f"{name} must have shape (N, D), got {tuple(z.shape)}; "
                          "flatten the features first, e.g. z.flatten(1)")
@@ -22,9 +24,9 @@ def _features(z, name: str) -> torch.Tensor:
     return z.float()
 
 
-def _labels(y, n: int, name: str) -> torch.Tensor:
-    """Check that y is a 1-D integer label vector of length n and return it as a long CPU tensor."""
-    y = torch.as_tensor(y).detach().cpu()
+def _labels(y, n: int, name: str, device: torch.device | None = None) -> torch.Tensor:
+    """Check that y is a 1-D integer label vector of length n and return it as a long tensor on device."""
+    y = torch.as_tensor(y).detach().to(device or "cpu")
     if y.dim() != 1 or len(y) != n:
         raise ValueError(f"{name} must have shape ({n},) to match its features, got {tuple(y.shape)}")
     if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
@@ -35,16 +37,16 @@ def _labels(y, n: int, name: str) -> torch.Tensor:
     return y.long()
 
 
-def _check_pair(z_train, y_train, z_test, y_test) -> tuple[torch.Tensor, ...]:
-    """Validate a train/test split of features and labels; return them as CPU tensors."""
-    z_train, z_test = _features(z_train, "z_train"), _features(z_test, "z_test")
+def _check_pair(z_train, y_train, z_test, y_test, device: torch.device | None = None) -> tuple[torch.Tensor, ...]:
+    """Validate a train/test split of features and labels; return them as tensors on device."""
+    z_train, z_test = _features(z_train, "z_train", device), _features(z_test, "z_test", device)
     if z_train.shape[1] != z_test.shape[1]:
         raise ValueError(f"z_train has {z_train.shape[1]} features but z_test has {z_test.shape[1]}; "
                          "embed both with the same encoder")
     if len(z_train) == 0 or len(z_test) == 0:
         raise ValueError("z_train and z_test must both hold at least one example")
-    y_train = _labels(y_train, len(z_train), "y_train")
-    y_test = _labels(y_test, len(z_test), "y_test")
+    y_train = _labels(y_train, len(z_train), "y_train", device)
+    y_test = _labels(y_test, len(z_test), "y_test", device)
     return z_train, y_train, z_test, y_test
 
 
@@ -52,9 +54,8 @@ def _check_pair(z_train, y_train, z_test, y_test) -> tuple[torch.Tensor, ...]:
 def embed(encoder: nn.Module, x: torch.Tensor, *, batch_size: int = 512,
           device: torch.device | str | None = None) -> torch.Tensor:
     """Encode x in batches with the encoder in eval mode; return the features as a CPU tensor (N, D)."""
-    if device is None:
-        param = next(encoder.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
+    device = runtime.resolve_device(device, encoder)
+    encoder.to(device)
     x = torch.as_tensor(x)
     was_training = encoder.training
     encoder.eval()  # BatchNorm uses its running statistics, dropout is off
@@ -73,9 +74,10 @@ def embed(encoder: nn.Module, x: torch.Tensor, *, batch_size: int = 512,
 
 
 def linear_probe(z_train, y_train, z_test, y_test, *, epochs: int = 100, lr: float = 1.0,
-                 weight_decay: float = 1e-4, seed: int = 0) -> float:
-    """Fit multinomial logistic regression on frozen features (full-batch L-BFGS); return test accuracy."""
-    z_train, y_train, z_test, y_test = _check_pair(z_train, y_train, z_test, y_test)
+                 weight_decay: float = 1e-4, seed: int = 0, device: torch.device | str | None = None) -> float:
+    """Fit multinomial logistic regression on frozen features (full-batch L-BFGS) on the run's device; return test accuracy."""
+    device = runtime.resolve_device(device)
+    z_train, y_train, z_test, y_test = _check_pair(z_train, y_train, z_test, y_test, device)
     # Standardise with the training statistics only, so the test set never leaks into the probe.
     mean, std = z_train.mean(0), z_train.std(0, unbiased=False).clamp_min(1e-6)
     z_train, z_test = (z_train - mean) / std, (z_test - mean) / std  # (N, D)
@@ -86,6 +88,7 @@ def linear_probe(z_train, y_train, z_test, y_test, *, epochs: int = 100, lr: flo
     with torch.no_grad():  # small random start: the seed then fully fixes the result
         probe.weight.normal_(0.0, 0.01, generator=generator)
         probe.bias.zero_()
+    probe.to(device)  # initialised on the CPU: the same start on every device
     # Full-batch L-BFGS: deterministic, no batch size or schedule to tune, converges in ~100 steps.
     opt = torch.optim.LBFGS(probe.parameters(), lr=lr, max_iter=epochs, history_size=20,
                             line_search_fn="strong_wolfe")
@@ -105,9 +108,10 @@ def linear_probe(z_train, y_train, z_test, y_test, *, epochs: int = 100, lr: flo
 
 @torch.no_grad()
 def knn(z_train, y_train, z_test, y_test, *, k: int = 20, temperature: float = 0.07,
-        batch_size: int = 1024) -> float:
-    """Cosine-similarity kNN with a similarity-weighted vote (weight exp(s / temperature)); return accuracy."""
-    z_train, y_train, z_test, y_test = _check_pair(z_train, y_train, z_test, y_test)
+        batch_size: int = 1024, device: torch.device | str | None = None) -> float:
+    """Cosine-similarity kNN with a similarity-weighted vote (weight exp(s / temperature)) on the run's device; return accuracy."""
+    device = runtime.resolve_device(device)
+    z_train, y_train, z_test, y_test = _check_pair(z_train, y_train, z_test, y_test, device)
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     k = min(k, len(z_train))
@@ -119,7 +123,7 @@ def knn(z_train, y_train, z_test, y_test, *, k: int = 20, temperature: float = 0
         sim = z_test[i:i + batch_size] @ z_train.T           # (b, N_train) cosine similarities
         top_sim, top_idx = sim.topk(k, dim=1)                 # (b, k)
         weights = (top_sim / temperature).exp()               # closer neighbours count more (Wu et al. 2018)
-        votes = torch.zeros(len(sim), n_classes)
+        votes = torch.zeros(len(sim), n_classes, device=sim.device)
         votes.scatter_add_(1, y_train[top_idx], weights)      # (b, n_classes)
         correct += (votes.argmax(1) == y_test[i:i + batch_size]).sum().item()
     return correct / len(z_test)
@@ -170,9 +174,7 @@ def finetune(encoder: nn.Module, x_train, y_train, x_test, y_test, *, epochs: in
 
     x_train, x_test = torch.as_tensor(x_train), torch.as_tensor(x_test)
     y_train, y_test = _labels(y_train, len(x_train), "y_train"), _labels(y_test, len(x_test), "y_test")
-    if device is None:
-        param = next(encoder.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
+    device = runtime.resolve_device(device, encoder)
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     torch.manual_seed(seed)
     net = nn.Sequential(copy.deepcopy(encoder), nn.Linear(encoder.dim, n_classes)).to(device)
@@ -201,7 +203,7 @@ def score_encoder(encoder: nn.Module, train, test, *, seed: int = 0, k: int = 20
     """kNN (and, if probe, linear-probe) accuracy of a frozen encoder on labelled image sets (with .x and .y)."""
     z_train = embed(encoder, train.x, device=device)
     z_test = embed(encoder, test.x, device=device)
-    scores = {"knn": knn(z_train, train.y, z_test, test.y, k=k)}
+    scores = {"knn": knn(z_train, train.y, z_test, test.y, k=k, device=device)}
     if probe:
-        scores["probe"] = linear_probe(z_train, train.y, z_test, test.y, seed=seed)
+        scores["probe"] = linear_probe(z_train, train.y, z_test, test.y, seed=seed, device=device)
     return scores

@@ -39,8 +39,8 @@ _TOUR_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, epoc
 _CE_CI = dict(dataset="shapes", n_train=5000, n_test=1000, image_size=32, hole=16, adv_weight=0.001,
               epochs=5, batch_size=128, lr=2e-3, width=16, time_budget_s=600.0, expected_min=1.0)
 _CJ_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=48, patch=12, gap=4, jitter=2,
-              epochs=4, rot_size=32, rot_epochs=2, n_perms=24, pairs_per_image=8, puzzles_per_image=2,
-              batch_size=64, lr=2e-3, width=16, time_budget_s=600.0, expected_min=1.2)
+              epochs=4, rot_size=32, rot_epochs=2, sky_train=2000, sky_test=1000, n_perms=24, pairs_per_image=8,
+              puzzles_per_image=2, batch_size=64, lr=2e-3, width=16, time_budget_s=600.0, expected_min=1.2)
 _RA_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32,
               epochs=4, batch_size=64, lr=2e-3, width=16, widths=(8, 32), time_budget_s=600.0,
               expected_min=1.2)
@@ -90,6 +90,7 @@ BUDGETS: dict[str, dict[str, dict]] = {
     #   adv_weight    lambda_adv of the context encoder (Pathak et al.: 0.001)
     #   patch, gap, jitter   relative-position / jigsaw tiles on a 3x3 grid (pixels)
     #   n_perms       size of each jigsaw permutation set; widths: the two encoder widths of notebook 06
+    #   sky_train, sky_test   shapes rendered for notebook 05's "fixed sky" section (on every profile: it is about that set)
 #   pairs_per_image, puzzles_per_image   pretext samples drawn from each image per step (patches are small)
     "04_context_encoders": {
         "ci": _CE_CI,
@@ -100,11 +101,12 @@ BUDGETS: dict[str, dict[str, dict]] = {
     },
     "05_context_jigsaw": {
         "ci": _CJ_CI,
-        "cpu": {**_CJ_CI, "n_train": 5000, "n_test": 2000, "image_size": 64, "patch": 16, "gap": 4,
-                "jitter": 2, "epochs": 12, "rot_epochs": 4, "n_perms": 100, "width": 32,
+        "cpu": {**_CJ_CI, "n_train": 5000, "n_test": 2000, "sky_train": 5000, "sky_test": 2000, "image_size": 64,
+                "patch": 16, "gap": 4, "jitter": 2, "epochs": 12, "rot_epochs": 4, "n_perms": 100, "width": 32,
                 "time_budget_s": 900.0, "expected_min": 10.0},
         "gpu": {**_CJ_CI, "dataset": "auto", "n_train": None, "n_test": None, "image_size": 96, "patch": 24,
-                "gap": 6, "jitter": 3, "epochs": 40, "rot_epochs": 15, "n_perms": 1000, "batch_size": 256,
+                "gap": 6, "jitter": 3, "epochs": 40, "rot_epochs": 15, "sky_train": 20000, "sky_test": 5000,
+                "n_perms": 1000, "batch_size": 256,
                 "width": 64, "time_budget_s": 3600.0, "expected_min": 40.0},
     },
     "06_rotation_architecture": {
@@ -186,11 +188,16 @@ _SSL_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, encod
                batch_size=64, lr=3e-3, warmup_epochs=1.0, epochs=15, tau=0.5, knn_every=5, rotate_views=True,
                small_n=1000, small_epochs=6, grid_ops=("crop", "colour", "rotate"), taus=(0.1, 0.5, 1.0),
                collapse_epochs=5, label_fractions=(0.01, 0.1), ft_epochs=20, ft_batch_size=32, moco_queue=1024,
-               time_budget_s=600.0, expected_min=1.2)
+               augment_recipe="course", time_budget_s=600.0, expected_min=1.2)
 _SSL_CPU = {**_SSL_CI, "n_train": 5000, "n_test": 2000, "width": 32, "epochs": 25, "small_n": 2000,
             "small_epochs": 15, "time_budget_s": 900.0, "expected_min": 10.0}
 # gpu: CIFAR-10 (offline fallback: shapes) at recipe scale with ResNet-18, bf16, device augmentations.
+# augment_recipe "simclr" (augment.RECIPES): SimCLR's CIFAR-10 recipe (Appendix A): crops of scale
+# (0.08, 1) sampled as torchvision's, jitter in a random order with the hue in HSV, no blur, so gpu
+# runs compare with published numbers. MoCo, BYOL and SimSiam use it too (BYOL's asymmetric views
+# need a pipeline per view, which its module does not take). ci and cpu keep "course", tuned for shapes.
 _SSL_GPU = {**_SSL_CI, "dataset": "auto", "n_train": None, "n_test": None, "image_size": None,
+            "augment_recipe": "simclr",
             "encoder": "resnet18", "batch_size": 512, "rotate_views": False, "lr": 2e-3, "warmup_epochs": 5.0, "epochs": 100,
             "knn_every": 10, "small_n": 10000, "small_epochs": 20, "ft_epochs": 30, "moco_queue": 4096,
             "time_budget_s": 3600.0, "expected_min": 60.0}
@@ -206,6 +213,36 @@ BUDGETS.update({
     "08_momentum_targets": {"ci": {**_SSL_CI, "expected_min": 0.4}, "cpu": {**_SSL_CPU, "expected_min": 2.0},
                             "gpu": {**_SSL_GPU, "expected_min": 5.0}},
 })
+
+# COURSE_SHRINK=1 (runtime.setup): every size capped so that any profile, the gpu one included, runs
+# its whole code path on a CPU in seconds: for the smoke test of tests/test_gpu_smoke.py, never to
+# learn anything. None stays None ("the whole split" is a code path too), except a native image
+# size (image_size None: 32 px on CIFAR-10) which becomes 16 px; set image sizes and patch geometry stay.
+SHRINK: dict[str, object] = {
+    "epochs": 1, "lm_epochs": 1, "w2v_epochs": 1, "ex_epochs": 1, "ft_epochs": 1, "rot_epochs": 1,
+    "small_epochs": 1, "collapse_epochs": 1, "warmup_epochs": 0.5, "knn_every": 1,
+    "n_train": 64, "n_test": 32, "small_n": 64, "sky_train": 64, "sky_test": 32, "batch_size": 16, "ft_batch_size": 8, "ft_batch": 8,
+    "time_batch": 2, "moco_queue": 64,
+    "width": 8, "widths": (8, 16), "n_perms": 24, "pairs_per_image": 2, "puzzles_per_image": 1,
+    "corpus_words": 100_000, "max_words": 100_000, "lm_tokens": 5_000, "lm_vocab": 500, "vocab_size": 300,
+    "max_len": 32, "ft_max_len": 32, "dim": 32, "n_layers": 1, "n_heads": 2, "lm_dim": 16, "lm_hidden": 32,
+    "n_pairs": 256, "n_sentences": 500, "n_test_sentences": 200, "time_lengths": (16, 32), "time_dim": 16,
+    "time_repeats": 1, "folds": 2, "ft_folds": 2, "w2v_dim": 16, "ex_dim": 16,
+}
+
+
+def shrink(row: dict) -> dict:
+    """A copy of a budget row with every size in SHRINK capped (numbers: the smaller; tuples: replaced)."""
+    out = dict(row)
+    if "image_size" in out and out["image_size"] is None:
+        out["image_size"] = 16
+    for key, small in SHRINK.items():
+        value = out.get(key)
+        if value is None:
+            continue
+        out[key] = small if isinstance(small, tuple) else type(value)(min(value, small))
+    return out
+
 
 def budget(notebook: str, profile: str) -> dict:
     """Return a copy of one notebook's budget row; clear errors for unknown names."""

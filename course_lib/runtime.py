@@ -59,12 +59,48 @@ def pick_profile(profile: str | None = None) -> tuple[str, str]:
     return ("gpu", "CUDA found") if torch.cuda.is_available() else ("cpu", "no CUDA")
 
 
+_current: Run | None = None  # the last run set up in this process: the library's device default
+
+
+def pick_device() -> torch.device:
+    """$COURSE_DEVICE if set (e.g. cuda:1, cpu), else cuda when CUDA is there, else cpu."""
+    forced = os.environ.get("COURSE_DEVICE", "").strip()
+    if forced:
+        try:
+            return torch.device(forced)
+        except RuntimeError as err:
+            raise ValueError(f"COURSE_DEVICE={forced!r} is not a device: use e.g. cuda, cuda:1 or cpu") from err
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_device(device: torch.device | str | None = None, module: torch.nn.Module | None = None) -> torch.device:
+    """The device a library call computes on: the argument, else the current run's, else the module's, else cpu.
+
+    Every call that trains or evaluates (training.fit, methods.train, evaluation.embed, linear_probe,
+    knn, finetune) asks this one function, so a notebook never has to pass device=run.device.
+    """
+    if device is not None:
+        return torch.device(device)
+    if _current is not None:
+        return _current.device
+    param = next(module.parameters(), None) if module is not None else None
+    return param.device if param is not None else torch.device("cpu")
+
+
 def setup(notebook: str, *, profile: str | None = None, seed: int = 0, quiet: bool = False) -> Run:
-    """Configure a notebook's run: profile, device, seeds, budgets and dataset; print a banner."""
+    """Configure a notebook's run: profile, device, seeds, budgets and dataset; print a banner.
+
+    The run becomes the library's default device (``resolve_device``). $COURSE_DEVICE picks a device
+    by hand; $COURSE_SHRINK=1 shrinks the row to a smoke test's sizes (profiles.shrink).
+    """
+    global _current
     name, why = pick_profile(profile)
     row = profiles.budget(notebook, name)  # raises a clear ValueError for unknown names
     notes: list[str] = []
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if os.environ.get("COURSE_SHRINK", "").strip() not in ("", "0"):
+        row = profiles.shrink(row)
+        notes.append("COURSE_SHRINK is set: tiny sizes and 1 epoch, to test the code path, not to learn")
+    device = pick_device()
     if name == "gpu" and device.type != "cuda":
         notes.append("profile gpu without CUDA: this will be slow; try COURSE_PROFILE=cpu")
     dataset = row.get("dataset")
@@ -81,6 +117,7 @@ def setup(notebook: str, *, profile: str | None = None, seed: int = 0, quiet: bo
     seed_everything(seed)
     run = Run(notebook=notebook, profile=name, device=device, seed=seed, dataset=dataset,
               budget=MappingProxyType(row), notes=tuple(notes), profile_source=why)
+    _current = run
     if not quiet:
         print(run.banner())
     return run

@@ -1,4 +1,18 @@
-"""One training loop for every notebook: progress bar, loss history, time budget, AMP, checkpoints."""
+"""One training loop for every notebook: progress bar, loss history, time budget, AMP, checkpoints.
+
+Speed on a GPU, decided here and nowhere else (``fit`` applies all of it when the device is CUDA):
+
+- precision by compute capability (``amp_dtype``): bf16 autocast from capability 8 on (A100, H100,
+  RTX 30xx and newer); fp16 autocast with a GradScaler below it (T4, V100), where bf16 is emulated
+  and slow although ``torch.cuda.is_bf16_supported()`` says True; float32 on the CPU;
+- channels_last memory format for the model and image batches, and ``cudnn.benchmark`` on (every
+  batch of a run has the same shape, so the autotuner's choice is reused);
+- AdamW with the fused CUDA kernel (one launch per step instead of several per parameter);
+- the loss read back to the host every ``sync_every`` steps (25), never per step: nothing else in a
+  step waits for the GPU (``course_lib.syncs`` counts it for every method, tests/test_syncs.py);
+- optional ``torch.compile``: ``methods.train(..., compile=True)`` compiles the encoder and the
+  augmentations (the first epoch pays the compilation).
+"""
 from __future__ import annotations
 
 import math
@@ -12,6 +26,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
+
+from . import runtime
 
 
 @dataclass
@@ -91,6 +107,14 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int = 0) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """Autocast dtype on this device: bf16 from compute capability 8, fp16 below (with a GradScaler), None on CPU."""
+    if device.type != "cuda":
+        return None
+    major, _ = torch.cuda.get_device_capability(device)
+    return torch.bfloat16 if major >= 8 else torch.float16
+
+
 def _to_device(batch, device: torch.device, channels_last: bool) -> tuple:
     """Move every tensor of a batch to the device (channels_last for images on CUDA)."""
     if isinstance(batch, torch.Tensor):
@@ -146,20 +170,18 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple], torch.Tensor], l
         raise ValueError(f"unknown schedule {schedule!r}; use None (constant lr) or 'cosine' (warmup + cosine)")
     if len(loader) == 0:
         raise ValueError("the loader yields no batches (too few examples for drop_last=True?)")
-    if device is None:
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-    device = torch.device(device)
+    device = runtime.resolve_device(device, model)
     model.to(device)
     on_cuda = device.type == "cuda"
-    amp = on_cuda if amp is None else (amp and on_cuda)  # autocast only pays off on a GPU
-    # bf16 needs no loss scaling; older GPUs without bf16 fall back to fp16 with a GradScaler.
-    amp_dtype = torch.bfloat16 if on_cuda and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16)
+    dtype = amp_dtype(device)
+    amp = dtype is not None and (amp is None or amp)  # autocast only pays off on a GPU
+    scaler = torch.amp.GradScaler("cuda", enabled=amp and dtype == torch.float16)
     if on_cuda:
         model.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True
     if optimizer is None:
-        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
+                                      fused=True if on_cuda else None)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     sync_every = max(1, sync_every if sync_every is not None else (25 if on_cuda else 1))
 
@@ -199,7 +221,7 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple], torch.Tensor], l
                     for group, base in zip(optimizer.param_groups, base_lrs):
                         group["lr"] = base * factor
                 batch = _to_device(batch, device, channels_last=on_cuda)
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
+                with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=amp):
                     loss = loss_fn(model, batch)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()

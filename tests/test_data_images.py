@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
-import pickle
-import tarfile
 
 import numpy as np
 import pytest
@@ -14,6 +11,7 @@ import torch
 from course_lib import data
 from course_lib.data import images
 
+import fake_datasets
 from _local_http import closed_port_url, serve
 
 
@@ -87,25 +85,8 @@ def test_auto_falls_back_to_shapes_with_a_reason(offline_cifar):
     assert name == "shapes" and "CIFAR-10" in note and "no network" in note
 
 
-def _fake_cifar_archive() -> bytes:
-    """A tiny archive in CIFAR-10's python format (5 train batches of 4, a test batch of 6)."""
-    rng = np.random.default_rng(0)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        def add(name: str, obj: dict) -> None:
-            payload = pickle.dumps(obj)
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
-        for name, count in [(f"data_batch_{i}", 4) for i in range(1, 6)] + [("test_batch", 6)]:
-            add(name, {"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
-                       "labels": list(rng.integers(0, 10, count))})
-        add("batches.meta", {"label_names": [f"class{i}" for i in range(10)]})
-    return buf.getvalue()
-
-
 def test_cifar10_download_extract_and_read(tmp_cache, monkeypatch):
-    blob = _fake_cifar_archive()
+    blob = fake_datasets.cifar10_archive()
     # Our fake batches cannot match torchvision's per-file md5s; skip only that check.
     monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda *a, **k: True)
     with serve({"/cifar.tgz": (200, blob, None)}) as base:

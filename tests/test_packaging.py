@@ -1,11 +1,15 @@
-"""environment.yml mirrors pyproject.toml, the pinned torch satisfies the declared range, and the
-set-up picks PyTorch's CPU-only index only when it should."""
+"""The runtime dependencies are what the course imports (no Jupyter front end or test tool: those are
+the dev extra that `make` installs), environment.yml mirrors pyproject.toml, the pinned torch
+satisfies the declared range, and the set-up picks PyTorch's CPU-only index only when it should."""
 from __future__ import annotations
 
+import ast
+import json
 import re
 import subprocess
 import sys
 import tomllib
+from importlib import metadata
 
 import pytest
 from packaging.requirements import Requirement
@@ -17,6 +21,10 @@ from conftest import REPO
 
 def _pyproject_deps() -> list[str]:
     return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+def _dev_extra() -> list[str]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
 
 
 def _conda_pip_deps() -> list[str]:
@@ -31,7 +39,47 @@ def _conda_pip_deps() -> list[str]:
 
 
 def test_environment_yml_matches_pyproject() -> None:
-    assert _conda_pip_deps() == _pyproject_deps()
+    """Students' conda environment: the runtime dependencies, then the dev extra (JupyterLab)."""
+    assert _conda_pip_deps() == _pyproject_deps() + _dev_extra()
+
+
+def _names(requirements: list[str]) -> set[str]:
+    return {Requirement(r).name.lower() for r in requirements}
+
+
+def test_jupyter_front_end_and_test_tools_are_the_dev_extra_that_make_installs() -> None:
+    """On Colab the runtime list is installed next to Colab's own Jupyter: jupyterlab there once
+    upgraded ipykernel/jupyter-client past Colab's pins (tests/test_colab_install.py checks those)."""
+    tools = {"jupyterlab", "notebook", "nbval", "pytest", "ipykernel", "jupyter-client", "jupyter-server"}
+    assert not _names(_pyproject_deps()) & tools
+    assert {"jupyterlab", "nbval", "pytest"} <= _names(_dev_extra())
+    makefile = (REPO / "Makefile").read_text()
+    assert '$(BIN)/python -m pip install -e ".[dev]"' in makefile
+
+
+def _imported_modules() -> set[str]:
+    """Top-level modules imported by course_lib and by the code cells of notebooks/ and solutions/."""
+    sources = [p.read_text(encoding="utf-8") for p in (REPO / "course_lib").rglob("*.py")]
+    for path in [*(REPO / "notebooks").glob("*.ipynb"), *(REPO / "solutions").glob("*.ipynb")]:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        sources += ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    found = set()
+    for source in sources:
+        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("!", "%"))]
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+def test_every_runtime_dependency_is_imported_by_the_course() -> None:
+    """Nothing in the runtime list that no notebook or course_lib module imports."""
+    provided = metadata.packages_distributions()
+    imported = {dist.lower() for module in _imported_modules() for dist in provided.get(module, [])}
+    unused = sorted(_names(_pyproject_deps()) - imported)
+    assert not unused, f"runtime dependencies nothing imports: {unused} (move them to an extra)"
 
 
 def test_makefile_torch_pin_is_inside_the_range() -> None:

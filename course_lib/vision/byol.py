@@ -32,7 +32,10 @@ def byol_loss(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 
 def ema_momentum(step: int, total_steps: int, base: float = 0.99) -> float:
-    """BYOL's schedule: tau = 1 - (1 - tau_base) (cos(pi k / K) + 1) / 2 at step k of K."""
+    """BYOL's schedule: tau = 1 - (1 - tau_base) (cos(pi k / K) + 1) / 2 at step k of K (k = 0..K-1 in training).
+
+    tau_base at k = 0 and 1 at k = K; BYOL.momentum_update passes the index of the step just done.
+    """
     return 1 - (1 - base) * (math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)) + 1) / 2
 
 
@@ -72,7 +75,12 @@ class BYOL(nn.Module):
         return byol_loss(p1, z2) + byol_loss(p2, z1)
 
     def momentum_update(self, step: int = 0, total_steps: int = 1) -> None:
-        """xi <- tau xi + (1 - tau) theta with BYOL's cosine schedule for tau; call after every step."""
-        self.tau = ema_momentum(step, total_steps, self.tau_base)
+        """xi <- tau xi + (1 - tau) theta with BYOL's cosine schedule for tau; call after every step.
+
+        step counts the optimiser steps done so far (training.fit's on_step passes 1..K), so the step
+        just taken has index k = step - 1 and tau = ema_momentum(k, K): tau_base after the first step,
+        rising to just below 1 after the last; tau = 1 (k = K) would come only after training ends.
+        """
+        self.tau = ema_momentum(max(step - 1, 0), total_steps, self.tau_base)
         momentum_update(self.encoder, self.target_encoder, self.tau)
         momentum_update(self.projector, self.target_projector, self.tau)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .patches import crop, grid_positions
+from .patches import crop, draw_device, grid_positions
 
 SET_KINDS = ("max", "min", "random")
 
@@ -96,7 +96,8 @@ def jigsaw_tiles(x: torch.Tensor, *, patch: int, gap: int = 0, jitter: int = 0,
                  generator: torch.Generator | None = None) -> torch.Tensor:
     """The 9 tiles of a 3x3 grid per image in reading order: (B, C, H, W) -> (B, 9, C, p, p)."""
     b = len(x)
-    pos = grid_positions(b, min(x.shape[-2:]), grid=3, patch=patch, gap=gap, jitter=jitter, generator=generator)
+    pos = grid_positions(b, min(x.shape[-2:]), grid=3, patch=patch, gap=gap, jitter=jitter, generator=generator,
+                         device=draw_device(generator, x.device))                             # (B, 9, 2)
     tiles = [crop(x, pos[:, i], patch) for i in range(9)]
     return torch.stack(tiles, dim=1)
 
@@ -151,7 +152,9 @@ class JigsawNet(nn.Module):
         tiles = jigsaw_tiles(x, patch=self.patch, gap=self.gap, jitter=self.jitter, generator=generator)
         if self.normalize:
             tiles = normalize_tiles(tiles)
-        label = torch.randint(0, len(self.perms), (len(x),), generator=generator).to(x.device)
+        # Drawn on the generator's device (default: the images'), so no host-to-device copy per step.
+        label = torch.randint(0, len(self.perms), (len(x),), generator=generator,
+                              device=draw_device(generator, x.device)).to(x.device)
         return self(shuffle_tiles(tiles, self.perms, label)), label
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:

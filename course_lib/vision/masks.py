@@ -2,7 +2,9 @@
 
 Every mask is a float tensor (B, 1, H, W) with 1 inside the hole (the paper's M-hat) and 0 on the
 context the network sees. All randomness goes through an optional torch.Generator, and masks are
-built on the device you ask for, so a batch of masks costs a few tensor operations.
+built on the device you ask for, so a batch of masks costs a few tensor operations. Random numbers
+are drawn on the generator's device when one is given, else on `device` itself (with its default
+RNG), so a training step on a GPU copies nothing from the host; on the CPU the streams are as before.
 """
 from __future__ import annotations
 
@@ -10,6 +12,11 @@ import torch
 import torch.nn.functional as F
 
 MASK_KINDS = ("central", "block", "region")
+
+
+def _draw_on(generator: torch.Generator | None, device: torch.device | str) -> torch.device:
+    """Where random numbers are drawn: on the generator's device if there is one, else on `device`."""
+    return generator.device if generator is not None else torch.device(device)
 
 
 def _check(b: int, size: int, hole: int) -> None:
@@ -34,7 +41,8 @@ def block_mask(b: int, size: int, hole: int, *, blocks: int = 4, generator: torc
     """`blocks` squares of side hole // 2 at random places (they may overlap): about the central hole's area."""
     _check(b, size, hole)
     side = max(1, hole // 2)
-    pos = torch.randint(0, size - side + 1, (b, blocks, 2), generator=generator).to(device)  # (B, k, 2)
+    pos = torch.randint(0, size - side + 1, (b, blocks, 2), generator=generator,
+                        device=_draw_on(generator, device)).to(device)                      # (B, k, 2)
     ar = torch.arange(size, device=device)
     rows = (ar[None, None, :] >= pos[..., :1]) & (ar[None, None, :] < pos[..., :1] + side)  # (B, k, size)
     cols = (ar[None, None, :] >= pos[..., 1:]) & (ar[None, None, :] < pos[..., 1:] + side)
@@ -50,7 +58,8 @@ def region_mask(b: int, size: int, hole: int, *, generator: torch.Generator | No
     at the right quantile gives irregular, connected-looking regions without shipping any masks.
     """
     _check(b, size, hole)
-    coarse = torch.rand(b, 1, 4, 4, generator=generator).to(device)  # low frequencies only
+    coarse = torch.rand(b, 1, 4, 4, generator=generator,
+                        device=_draw_on(generator, device)).to(device)                       # low frequencies only
     field = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False)  # (B, 1, S, S)
     # Pull the region towards the middle, so it covers the object more often than the border.
     ar = torch.linspace(-1.0, 1.0, size, device=device)

@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .. import training
+from .. import runtime, training
 from . import augment
 from .byol import BYOL
 from .inpainting import ContextEncoder
@@ -102,18 +102,23 @@ def _momentum(model: nn.Module, step: int, total_steps: int) -> None:
 def train(model: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
           warmup_epochs: float = 0.0, seed: int = 0, device: torch.device | str | None = None,
           time_budget_s: float | None = None, desc: str | None = None, progress: bool = True,
-          checkpoint=None, amp: bool | None = None,
+          checkpoint=None, amp: bool | None = None, compile: bool = False,
           callback: Callable[[nn.Module, int, int], None] | None = None) -> training.History:
     """Train a registered method on unlabelled images x (N, C, H, W) with warmup + cosine lr; return the History.
 
-    callback(model, step, total_steps) runs after every step (after the momentum update), e.g. to
-    evaluate kNN accuracy at the end of each epoch.
+    The device defaults to the run's (course_lib.setup). callback(model, step, total_steps) runs after
+    every step (after the momentum update), e.g. to evaluate kNN accuracy at the end of each epoch.
+    compile=True compiles the encoder (in place: state_dict keys stay the same) and the augmentations
+    with torch.compile; the first epoch pays the compilation.
     """
     if not callable(getattr(model, "loss", None)) or not hasattr(model, "encoder"):
         raise TypeError(f"{type(model).__name__} does not follow the method protocol (.encoder and loss(x)); "
                         "build it with methods.build(name, encoder)")
-    if device is None:
-        device = next(model.parameters()).device
+    device = runtime.resolve_device(device, model)
+    if compile:
+        model.encoder.compile()
+        if callable(getattr(model, "augment", None)):
+            model.augment = torch.compile(model.augment)
     # drop_last: every batch has the same size (MoCo's queue takes whole batches; BatchNorm needs > 1).
     batches = training.DeviceLoader(x, batch_size=batch_size, seed=seed, drop_last=True, device=device)
     momentum = hasattr(model, "momentum_update")
@@ -150,12 +155,13 @@ class KnnMonitor:
 
 
 def augment_for(run, **options) -> augment.Compose:
-    """The SimCLR augmentations as the run's profile sets them (run.rotate_views); options override."""
-    return augment.simclr_augment(**{"rotate": getattr(run, "rotate_views", False), **options})
+    """The augmentations as the run's profile sets them (run.augment_recipe, run.rotate_views); options override."""
+    return augment.simclr_augment(getattr(run, "augment_recipe", "course"),
+                                  **{"rotate": getattr(run, "rotate_views", False), **options})
 
 
 def build_for(run, name: str, **options) -> nn.Module:
-    """Build method `name` as the run's profile says: its encoder, image size, augmentations, MoCo queue.
+    """Build method `name` as the run's profile says, on the run's device: its encoder, image size, augmentations, MoCo queue.
 
     Options override those defaults: build_for(run, "simclr", tau=0.1). Notebooks 07-09 and the
     benchmarks build every model through this one call. Where the profile keeps the images' own size
@@ -168,11 +174,11 @@ def build_for(run, name: str, **options) -> nn.Module:
         defaults["tau"] = run.tau
     if name == "moco" and hasattr(run, "moco_queue"):
         defaults["queue_size"] = run.moco_queue
-    return build(name, encoder_for(run), **{**defaults, **options})
+    return build(name, encoder_for(run), **{**defaults, **options}).to(run.device)
 
 
 def encoder_for(run) -> nn.Module:
-    """The encoder a notebook's profile names: run.encoder ("convnet" of run.width, or "resnet18")."""
+    """The encoder a notebook's profile names, on the run's device: run.encoder ("convnet" of run.width, or "resnet18")."""
     from .encoders import make_encoder
 
-    return make_encoder(run.encoder, **({"width": run.width} if run.encoder == "convnet" else {}))
+    return make_encoder(run.encoder, **({"width": run.width} if run.encoder == "convnet" else {})).to(run.device)

@@ -6,6 +6,11 @@ The paper's defences against low-level shortcuts are switches here:
 - `jitter`: each patch moves by up to this many pixels, so lines that span patches do not align;
 - `channel_drop`: keep one random colour channel, the others become faint noise (chromatic aberration).
 Patch positions are top-left corners (row, col) in pixels; the grid of stride patch + gap is centred.
+
+Random numbers are drawn where the images are: on the generator's device when one is given (a CPU
+generator for images on the GPU still works, at the cost of one copy), else with the default RNG of
+the images' device, so a training step on a GPU never waits for the host. On the CPU the streams
+are those of torch's CPU generator, as before.
 """
 from __future__ import annotations
 
@@ -17,9 +22,19 @@ from torch.nn import functional as F
 NEIGHBOURS = torch.tensor([[-1, -1], [-1, 0], [-1, 1], [0, -1], [0, 1], [1, -1], [1, 0], [1, 1]])
 
 
+def draw_device(generator: torch.Generator | None, device: torch.device | str | None) -> torch.device:
+    """Where to draw random numbers: the generator's device if there is one, else `device` (default: the CPU)."""
+    if generator is not None:
+        return generator.device
+    return torch.device(device if device is not None else "cpu")
+
+
 def grid_positions(b: int, size: int, *, grid: int = 3, patch: int, gap: int = 0, jitter: int = 0,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-    """Top-left corners (B, grid*grid, 2) of a jittered grid of patches, cells in reading order."""
+                   generator: torch.Generator | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+    """Top-left corners (B, grid*grid, 2) of a jittered grid of patches, cells in reading order, on `device`.
+
+    device defaults to the generator's (or the CPU); the jitter is drawn there.
+    """
     if grid < 1 or patch < 1 or gap < 0 or jitter < 0:
         raise ValueError(f"need grid >= 1, patch >= 1, gap >= 0, jitter >= 0; got grid={grid}, "
                          f"patch={patch}, gap={gap}, jitter={jitter}")
@@ -30,10 +45,13 @@ def grid_positions(b: int, size: int, *, grid: int = 3, patch: int, gap: int = 0
                          "or larger images")
     stride = patch + gap
     origin = (size - (grid * patch + (grid - 1) * gap)) // 2
-    cells = torch.stack(torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij"), -1).view(-1, 2)
+    where = draw_device(generator, device)
+    ar = torch.arange(grid, device=where)
+    cells = torch.stack(torch.meshgrid(ar, ar, indexing="ij"), -1).view(-1, 2)
     pos = origin + stride * cells  # (grid*grid, 2)
-    shake = torch.randint(-jitter, jitter + 1, (b, grid * grid, 2), generator=generator) if jitter else 0
-    return (pos[None] + shake).expand(b, -1, -1)  # (B, grid*grid, 2)
+    shake = torch.randint(-jitter, jitter + 1, (b, grid * grid, 2), generator=generator, device=where) if jitter else 0
+    out = (pos[None] + shake).expand(b, -1, -1)  # (B, grid*grid, 2)
+    return out.to(device) if device is not None else out
 
 
 def crop(x: torch.Tensor, pos: torch.Tensor, patch: int) -> torch.Tensor:
@@ -53,22 +71,26 @@ def relative_position_pairs(x: torch.Tensor, *, patch: int, gap: int = 0, jitter
     if x.dim() != 4:
         raise ValueError(f"expected images (B, C, H, W), got shape {tuple(x.shape)}")
     b, size = len(x), min(x.shape[-2:])
-    pos = grid_positions(b, size, grid=3, patch=patch, gap=gap, jitter=jitter, generator=generator)
-    label = torch.randint(0, 8, (b,), generator=generator)
-    cell = 3 * (1 + NEIGHBOURS[label, 0]) + (1 + NEIGHBOURS[label, 1])  # (B,) cell index 0..8, never 4
-    ar = torch.arange(b)
-    positions = torch.stack([pos[:, 4], pos[ar, cell]], dim=1)  # (B, 2, 2): centre, neighbour
+    where = draw_device(generator, x.device)
+    pos = grid_positions(b, size, grid=3, patch=patch, gap=gap, jitter=jitter, generator=generator, device=where)
+    label = torch.randint(0, 8, (b,), generator=generator, device=where)
+    # NEIGHBOURS lists the 8 outer cells in reading order, so label k is cell k, or k + 1 past the centre.
+    cell = label + (label >= 4).long()  # (B,) cell index 0..8, never 4
+    neighbour = pos[torch.arange(b, device=where), cell]                                     # (B, 2)
+    positions = torch.stack([pos[:, 4], neighbour], dim=1)  # (B, 2, 2): centre, neighbour
     return crop(x, positions[:, 0], patch), crop(x, positions[:, 1], patch), label.to(x.device), positions
 
 
 def drop_channels(p: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
     """Keep one random colour channel per patch; the others become noise with 1/100 of its spread (Doersch)."""
     b, c = p.shape[:2]
-    keep = torch.randint(0, c, (b,), generator=generator).to(p.device)
+    where = draw_device(generator, p.device)
+    keep = torch.randint(0, c, (b,), generator=generator, device=where).to(p.device)
     keep_mask = F.one_hot(keep, c).to(p.dtype)[:, :, None, None]        # (B, C, 1, 1)
     kept = (p * keep_mask).sum(1, keepdim=True)                          # (B, 1, h, w)
     spread = kept.flatten(1).std(1).view(b, 1, 1, 1)
-    noise = torch.randn(p.shape, generator=generator).to(p.device) * spread / 100 + kept.mean((2, 3), keepdim=True)
+    noise = torch.randn(p.shape, generator=generator, device=where).to(p.device) * spread / 100 \
+        + kept.mean((2, 3), keepdim=True)
     return p * keep_mask + noise * (1 - keep_mask)
 
 

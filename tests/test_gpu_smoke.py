@@ -1,0 +1,91 @@
+"""The gpu profile's code path, proven on a CPU: every lecture notebook runs under COURSE_PROFILE=gpu
+(shrunk), on fake data in the real formats served over loopback, and every fit/embed/probe call
+computes on the run's device. How: tests/gpu_smoke.py."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import fake_datasets
+import gpu_smoke
+from _local_http import serve
+from conftest import REPO
+from course_lib import data
+from course_lib.data import images
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """(workdir, env) shared by the module's notebooks: one fake-data server, one cache."""
+    workdir = tmp_path_factory.mktemp("gpu_smoke")
+    with gpu_smoke.fake_data_server() as (base, sums):
+        yield workdir, gpu_smoke.environment(workdir, base, sums)
+
+
+def _explain(result: gpu_smoke.SmokeResult) -> str:
+    if result.error:
+        return f"{result.notebook} raised on the gpu path:\n{result.error}"
+    calls = "\n".join(f"  {c['call']} resolved {c['devices'] or 'no device'} (run: {c['run_device']})"
+                      for c in result.off_device[:10])
+    return f"{result.notebook}: calls not on the run's device:\n{calls}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_on_the_gpu_path_on_the_runs_device(path: Path, smoke) -> None:
+    workdir, env = smoke
+    result = gpu_smoke.run_notebook(path, workdir, env)
+    assert result.on_run_device, _explain(result)
+    print(f"[time] {path.stem}: {result.seconds:.0f} s, {len(result.calls)} device calls")
+
+
+def _tiny_notebook(tmp_path: Path, code: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('import course_lib\nrun = course_lib.setup("09_evaluation")'),
+                nbformat.v4.new_code_cell(code)]
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+_TRAIN = """
+import torch
+from course_lib import evaluation, training
+model = torch.nn.Linear(4, 2)
+batches = training.DeviceLoader(torch.randn(32, 4), torch.randint(0, 2, (32,)), batch_size=8)
+training.fit(model, lambda m, b: torch.nn.functional.cross_entropy(m(b[0]), b[1]), batches, epochs=1,
+             progress=False{device})
+z = evaluation.embed(model, torch.randn(16, 4){device})
+"""
+
+
+def test_the_spy_sees_a_call_on_another_device(tmp_path: Path, smoke) -> None:
+    """The control: the same calls pass without a device (they follow the run) and fail with device="cpu"."""
+    workdir, env = smoke
+    good = gpu_smoke.run_notebook(_tiny_notebook(tmp_path, _TRAIN.format(device="")), workdir, env)
+    assert good.on_run_device and {c["call"] for c in good.calls} >= {"course_lib.training.fit",
+                                                                       "course_lib.evaluation.embed"}, _explain(good)
+    bad = gpu_smoke.run_notebook(_tiny_notebook(tmp_path, _TRAIN.format(device=', device="cpu"')), workdir, env)
+    assert bad.error is None and not bad.on_run_device
+    assert {c["call"] for c in bad.off_device} == {"course_lib.training.fit", "course_lib.evaluation.embed"}
+
+
+def test_stl10_binaries_download_extract_and_read(tmp_cache, monkeypatch) -> None:
+    """STL-10's real format (column-major uint8 binaries, labels 1-10) through download, checksum and torchvision."""
+    blob = fake_datasets.stl10_archive(n_train=20, n_test=10, n_unlabeled=5)
+    monkeypatch.setattr("torchvision.datasets.stl10.check_integrity", lambda *a, **k: True)  # md5s of real files
+    with serve({"/stl10.tgz": (200, blob, None)}) as base:
+        archive = dataclasses.replace(images.ARCHIVES["stl10"], url=f"{base}/stl10.tgz",
+                                      sha256=fake_datasets.sha256(blob), md5=None)
+        monkeypatch.setitem(images.ARCHIVES, "stl10", archive)
+        train = data.load_images("stl10", train=True, size=32)
+    test = data.load_images("stl10", train=False, n=4)     # from the cache: the server is gone
+    unlabeled = data.load_images("stl10", split="unlabeled")
+    assert train.x.shape == (20, 3, 32, 32) and sorted(set(train.y.tolist())) == list(range(10))
+    assert test.x.shape == (4, 3, 96, 96) and unlabeled.x.shape == (5, 3, 96, 96)
+    assert train.classes == [f"class{i}" for i in range(10)]
