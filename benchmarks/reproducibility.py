@@ -1,6 +1,6 @@
 """Run notebooks twice in the ci profile, in fresh kernels, and check that they print the same figures.
 
-    .venv/bin/python benchmarks/reproducibility.py [--load] [paths...]
+    .venv/bin/python benchmarks/reproducibility.py [--load] [--show] [paths...]
 
 What is compared: per code cell, everything the cell printed to stdout and the text of its results
 (``text/plain``), line by line. Not compared: stderr (progress bars, warnings), images, and every
@@ -77,6 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", type=Path)
     parser.add_argument("--load", action="store_true", help="load every core during the second run")
+    parser.add_argument("--show", action="store_true", help="print the first run's compared lines (its figures)")
     args = parser.parse_args()
     os.environ["COURSE_PROFILE"] = "ci"
     paths = [p.resolve() for p in args.paths] or sorted([*REPO.glob("notebooks/*.ipynb"),
@@ -97,6 +98,8 @@ def main() -> None:
               f"{'identical' if not diff else 'DIFFERENT'}", flush=True)
         for line in diff:
             print("    " + line)
+        if args.show:
+            print("\n".join("    " + line for line in first))
     summary = {"load": args.load, "all_identical": all(r["identical"] for r in results.values()),
                "notebooks": results}
     print(json.dumps(summary))

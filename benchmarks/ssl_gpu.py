@@ -2,6 +2,7 @@
 
     python benchmarks/ssl_gpu.py --method simclr --epochs 100 --dataset cifar10 [--compile] [--resume]
     python benchmarks/ssl_gpu.py --method byol --epochs 1 --dataset shapes --n-train 512 --encoder convnet  # smoke test on CPU
+    python benchmarks/ssl_gpu.py --dry-run  # on CPU, no GPU needed: the checks below, in a few minutes
     torchrun --nproc_per_node=4 benchmarks/ssl_gpu.py --method simclr --batch-size 1024  # 4 GPUs, DDP
     torchrun --nproc_per_node=2 benchmarks/ssl_gpu.py --notebook 07_simclr  # a notebook's model, 2 GPUs
 
@@ -14,6 +15,13 @@ Under torchrun (course_lib.distributed) each GPU trains on its shard of the data
 images per step (--batch-size is the global batch), DDP averages the gradients, BatchNorm is
 synchronised and SimCLR/MoCo gather their negatives from every GPU; rank 0 logs, evaluates and saves.
 Prints a table, then one JSON object of the same figures as the last line.
+
+--dry-run proves the GPU path on a CPU before anyone pays for a GPU, and prints as JSON:
+"on_run_device" (notebook -> every fit/embed/probe call on the run's device, from the shrunk gpu-profile
+run of tests/gpu_smoke.py), "syncs_per_step" (method -> host-device syncs in one training step,
+course_lib.syncs), "ddp_max_abs_diff" (2 gloo ranks vs one process, course_lib.distributed),
+"flops_per_image" (method -> GFLOP per image per training step, ResNet-18 at 32 px) and
+"t4_minutes" (notebook -> estimated minutes of its gpu row on a T4, course_lib.budgets).
 """
 from __future__ import annotations
 
@@ -25,7 +33,7 @@ from pathlib import Path
 import torch
 
 import course_lib
-from course_lib import data, distributed, evaluation, runtime
+from course_lib import budgets, data, distributed, evaluation, profiles, runtime, syncs, training
 from course_lib.vision import augment, encoders, methods
 
 
@@ -49,6 +57,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file (default: under the data cache)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint if it exists")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dry-run", action="store_true", help="no training: prove the gpu path on this CPU (see above)")
     p.add_argument("--notebook", default=None,
                    help="build the model as this notebook's profile does (e.g. 07_simclr): encoder, tau, queue, "
                         "augmentations; data and training recipe still come from the options above")
@@ -94,8 +103,10 @@ def augmentation_cost(x: torch.Tensor, model: torch.nn.Module, device: torch.dev
             torch.cuda.synchronize()
         return (time.perf_counter() - start) / reps
 
+    dtype = training.amp_dtype(device)
+
     def step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):  # as fit() does
+        with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):  # as fit() does
             loss = model.loss(x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -103,15 +114,51 @@ def augmentation_cost(x: torch.Tensor, model: torch.nn.Module, device: torch.dev
     return timed(lambda: (aug(x), aug(x))), timed(step)
 
 
+def dry_run() -> dict:
+    """The --dry-run checks, on this machine's CPU; returns the JSON figures (and prints a table)."""
+    import sys
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import gpu_smoke  # tests/gpu_smoke.py: fake data over loopback, shrunk gpu profile, device spy
+
+    notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    on_device = {}
+    with gpu_smoke.fake_data_server() as (base, sums), tempfile.TemporaryDirectory() as tmp:
+        env = gpu_smoke.environment(Path(tmp), base, sums)
+        for stem, result in gpu_smoke.run_all(notebooks, Path(tmp), env).items():
+            on_device[stem] = result.on_run_device
+            print(f"[time] {stem:<28} gpu path on CPU: {'ok' if result.on_run_device else 'FAILED'} "
+                  f"({len(result.calls)} device calls, {result.seconds:.0f} s)", flush=True)
+    gpu_row = profiles.budget("09_evaluation", "gpu")
+    syncs_per_step, flops = {}, {}
+    for name in methods.METHODS:
+        options = {"augment_fn": methods.augment_for(argparse.Namespace(**gpu_row))} if name in methods.AUGMENTING else {}
+        model = methods.build(name, encoders.make_encoder("convnet", width=8), image_size=32, **options)
+        report = syncs.count_syncs(model, torch.rand(8, 3, 32, 32))
+        syncs_per_step[name] = report.count
+        flops[name] = round(budgets.flops_per_image(name) / 1e9, 3)
+        print(f"{name:<18} syncs per step {report.count}{'' if report.complete else ' (at least)'}   "
+              f"{flops[name]:6.2f} GFLOP per image per step (ResNet-18, 32 px)")
+    diff = distributed.ddp_max_abs_diff()
+    print(f"DDP, 2 gloo ranks vs one process: largest loss/gradient difference {diff:.2e}")
+    t4 = {nb: round(budgets.t4_minutes(nb, profiles.budget(nb, "gpu")), 1)
+          for nb in ("07_simclr", "08_moco_byol_simsiam", "09_evaluation")}
+    for nb, minutes in t4.items():
+        print(f"{nb:<22} gpu row: about {minutes:.0f} min on a T4 (banner: {profiles.budget(nb, 'gpu')['expected_min']:g})")
+    return {"on_run_device": on_device, "syncs_per_step": syncs_per_step, "ddp_max_abs_diff": diff,
+            "flops_per_image": flops, "t4_minutes": t4}
+
+
 def main() -> None:
     args = parse_args()
+    if args.dry_run:
+        print(json.dumps(dry_run()))
+        return
     device = distributed.init()  # torchrun: join the other ranks, one GPU each; else cuda or cpu
     world = distributed.world_size()
     if args.batch_size % world:
         raise SystemExit(f"--batch-size {args.batch_size} does not split evenly over {world} processes")
-    if args.resume and world > 1:
-        raise SystemExit("--resume works in one process only: training.fit reads and writes its checkpoint on "
-                         "every rank, and here only rank 0 writes one")
     runtime.seed_everything(args.seed)
     name, note = data.resolve_dataset(args.dataset)
     if note:
@@ -136,8 +183,9 @@ def main() -> None:
     ddp = f"_ddp{world}" if world > 1 else ""  # DDP's state_dict keys differ from one process's
     tag = args.notebook or args.encoder
     ckpt = args.checkpoint or data.cache_dir() / "checkpoints" / f"ssl_gpu_{args.method}_{name}_{tag}{ddp}.pt"
-    if distributed.is_main() and not args.resume and ckpt.exists():
-        ckpt.unlink()  # a fresh run unless --resume
+    with distributed.main_first():  # the others wait, so none resumes from a file about to go
+        if distributed.is_main() and not args.resume and ckpt.exists():
+            ckpt.unlink()  # a fresh run unless --resume
     rows: list[dict] = []
     state = {"t0": time.perf_counter(), "eval_s": 0.0, "last_wall": 0.0, "last_step": 0}
     steps_per_epoch = len(x_train) // batch_size
@@ -172,13 +220,13 @@ def main() -> None:
     log(f"[course] {args.method} on {name} ({len(train)} train / {len(test)} test images, "
         f"{tuple(train.x.shape[1:])}), {model_name}, batch {args.batch_size}"
         f"{f' ({batch_size} on each of {world} processes, DDP)' if world > 1 else ''}, device {device}, "
-        f"amp={'bf16' if amp else 'off (float32' + (')' if args.no_amp else ': autocast only on CUDA)')}, "
+        f"amp={str(training.amp_dtype(device)).replace('torch.', '') if amp else 'off (float32' + (')' if args.no_amp else ': autocast only on CUDA)')}, "
         f"compile={args.compile}")
     log(f"[time] augmentation (both views) {1000 * aug_s:.1f} ms/batch vs full training step "
         f"{1000 * step_s:.1f} ms/batch ({100 * aug_s / step_s:.0f}% of it)")
     methods.train(model, x_train, epochs=args.epochs, batch_size=batch_size, lr=args.lr,
                   warmup_epochs=args.warmup_epochs, seed=args.seed, device=device,
-                  checkpoint=ckpt if distributed.is_main() else None,  # rank 0 saves, the others train
+                  checkpoint=ckpt,  # every rank resumes from it, rank 0 writes it (training.fit)
                   amp=amp, callback=per_epoch, progress=False)
     final = rows[-1] if rows else {}
     log(f"\n{'epoch':>6} {'img/s':>10} {'wall s':>8} {'kNN':>7}")

@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
-from . import runtime
+from . import distributed, runtime
 
 
 @dataclass
@@ -243,7 +243,7 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple], torch.Tensor], l
                 break  # a partial epoch is not counted as done, and not checkpointed as done
             history.epochs_done = epoch + 1
             history.seconds = seconds_before + time.perf_counter() - start
-            if ckpt is not None:
+            if ckpt is not None and distributed.is_main():  # under torchrun every rank resumes, rank 0 saves
                 _save_checkpoint(ckpt, model, optimizer, history)
     finally:
         bar.close()

@@ -13,7 +13,7 @@ Each notebook runs in a fresh Jupyter kernel with
   ``linear_probe``, ``knn`` and ``finetune`` call asks for its device: each call is recorded with the
   devices it resolved, and a call that resolved none is recorded too.
 
-``run_notebook(path, ...)`` returns a ``SmokeResult``: the error (if a cell raised), the calls, and
+``run_notebook(path, ...)`` (or ``run_all``, two kernels at a time) returns a ``SmokeResult``: the error (if a cell raised), the calls, and
 ``on_run_device`` (no error, and every call resolved only the run's device).
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,36 +146,42 @@ def environment(workdir: Path, base: str, sums: dict[str, str]) -> dict[str, str
     (workdir / "cache").mkdir(exist_ok=True)
     return {"COURSE_PROFILE": "gpu", "COURSE_SHRINK": "1", "COURSE_DEVICE": RUN_DEVICE,
             "COURSE_DATA": str(workdir / "cache"), "IPYTHONDIR": str(ipython), "MPLBACKEND": "Agg",
-            "SMOKE_BASE_URL": base, "SMOKE_SHA256": json.dumps(sums), "SMOKE_LOG": str(workdir / "calls.jsonl")}
+            "SMOKE_BASE_URL": base, "SMOKE_SHA256": json.dumps(sums)}
 
 
 def run_notebook(path: Path, workdir: Path, env: dict[str, str], timeout: int = 600) -> SmokeResult:
-    """Execute one notebook in a fresh kernel with env; return its SmokeResult."""
-    import time
-
+    """Execute one notebook in a fresh kernel started with env added to this process's; return its SmokeResult."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    log = Path(env["SMOKE_LOG"])
+    log = workdir / f"calls-{path.stem}.jsonl"  # one log per notebook: several may run at once
     log.unlink(missing_ok=True)
     nb = nbformat.read(path, as_version=4)
     result = SmokeResult(path.stem)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits the environment of this process
     start = time.perf_counter()
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(workdir)}}).execute()
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+                       ).execute(env={**os.environ, **env, "SMOKE_LOG": str(log)})
     except CellExecutionError as err:
         result.error = str(err)[-3000:]
-    finally:
-        result.seconds = time.perf_counter() - start
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    result.seconds = time.perf_counter() - start
     if log.exists():
         result.calls = [json.loads(line) for line in log.read_text().splitlines()]
     return result
+
+
+def run_all(paths: list[Path], workdir: Path, env: dict[str, str], jobs: int = 2) -> dict[str, SmokeResult]:
+    """Run notebooks `jobs` at a time (one torch thread each): {stem: result}.
+
+    The first notebook runs alone, so its downloads fill the shared cache before the others read it.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = {**env, "OMP_NUM_THREADS": "1"}
+    first, rest = paths[:1], paths[1:]
+    results = {p.stem: run_notebook(p, workdir, env) for p in first}
+    with ThreadPoolExecutor(jobs) as pool:
+        for result in pool.map(lambda p: run_notebook(p, workdir, env), rest):
+            results[result.notebook] = result
+    return results

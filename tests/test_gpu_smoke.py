@@ -27,6 +27,12 @@ def smoke(tmp_path_factory):
         yield workdir, gpu_smoke.environment(workdir, base, sums)
 
 
+@pytest.fixture(scope="module")
+def results(smoke) -> dict[str, gpu_smoke.SmokeResult]:
+    """Every lecture notebook on the gpu path, two kernels at a time."""
+    return gpu_smoke.run_all(NOTEBOOKS, *smoke)
+
+
 def _explain(result: gpu_smoke.SmokeResult) -> str:
     if result.error:
         return f"{result.notebook} raised on the gpu path:\n{result.error}"
@@ -37,9 +43,8 @@ def _explain(result: gpu_smoke.SmokeResult) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_on_the_gpu_path_on_the_runs_device(path: Path, smoke) -> None:
-    workdir, env = smoke
-    result = gpu_smoke.run_notebook(path, workdir, env)
+def test_notebook_runs_on_the_gpu_path_on_the_runs_device(path: Path, results) -> None:
+    result = results[path.stem]
     assert result.on_run_device, _explain(result)
     print(f"[time] {path.stem}: {result.seconds:.0f} s, {len(result.calls)} device calls")
 

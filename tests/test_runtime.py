@@ -87,3 +87,32 @@ def test_rule_catches_a_wall_clock_bound(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_banner_says_what_bounds_training(profile: str, says: str, capsys) -> None:
     course_lib.setup("00_tour", profile=profile)
     assert says in capsys.readouterr().out
+
+
+def test_the_run_is_the_library_device_default(monkeypatch) -> None:
+    from course_lib import runtime
+
+    model = torch.nn.Linear(2, 2)
+    monkeypatch.setattr(runtime, "_current", None)
+    assert runtime.resolve_device(None, model) == torch.device("cpu")        # no run: the model's device
+    monkeypatch.setenv("COURSE_DEVICE", "cpu:0")
+    run = course_lib.setup("00_tour", quiet=True)
+    assert run.device == torch.device("cpu:0") != torch.device("cpu")
+    assert runtime.resolve_device(None, model) == run.device                  # a run: its device, not the model's
+    assert runtime.resolve_device("cpu", model) == torch.device("cpu")       # an argument wins
+    monkeypatch.setenv("COURSE_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="COURSE_DEVICE"):
+        course_lib.setup("00_tour", quiet=True)
+
+
+def test_shrink_caps_sizes_but_keeps_the_code_path(monkeypatch) -> None:
+    from course_lib import profiles
+
+    row = profiles.budget("09_evaluation", "gpu")
+    small = profiles.shrink(row)
+    assert small["epochs"] == 1 and small["batch_size"] == 16 and small["encoder"] == "resnet18"
+    assert small["n_train"] is None and small["image_size"] == 16       # "the whole split" stays a code path
+    assert small["lr"] == row["lr"] and small["taus"] == row["taus"]
+    monkeypatch.setenv("COURSE_SHRINK", "1")
+    run = course_lib.setup("09_evaluation", profile="ci", quiet=True)
+    assert run.epochs == 1 and any("COURSE_SHRINK" in n for n in run.notes)

@@ -127,3 +127,13 @@ def test_nan_loss_raises_with_step():
     with pytest.raises(FloatingPointError, match="step 0.*lower learning rate"):
         training.fit(nn.Linear(2, 2), loss_fn, training.loader(x, y, batch_size=32), epochs=1,
                      progress=False)
+
+
+def test_precision_follows_the_compute_capability(monkeypatch) -> None:
+    """bf16 from capability 8 (A100, H100), fp16 + GradScaler below (T4 is 7.5: bf16 only emulated), none on CPU."""
+    from course_lib import training
+
+    assert training.amp_dtype(torch.device("cpu")) is None
+    for capability, dtype in [((7, 5), torch.float16), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)]:
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None, c=capability: c)
+        assert training.amp_dtype(torch.device("cuda")) == dtype

@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .. import runtime, training
+from .. import distributed, runtime, training
 from . import augment
 from .byol import BYOL
 from .inpainting import ContextEncoder
@@ -116,9 +116,10 @@ def train(model: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr
                         "build it with methods.build(name, encoder)")
     device = runtime.resolve_device(device, model)
     if compile:
-        model.encoder.compile()
-        if callable(getattr(model, "augment", None)):
-            model.augment = torch.compile(model.augment)
+        inner = distributed.unwrap(model)  # under DDP the attributes live on the wrapped method
+        inner.encoder.compile()
+        if callable(getattr(inner, "augment", None)):
+            inner.augment = torch.compile(inner.augment)
     # drop_last: every batch has the same size (MoCo's queue takes whole batches; BatchNorm needs > 1).
     batches = training.DeviceLoader(x, batch_size=batch_size, seed=seed, drop_last=True, device=device)
     momentum = hasattr(model, "momentum_update")
