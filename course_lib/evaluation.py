@@ -53,7 +53,10 @@ def _check_pair(z_train, y_train, z_test, y_test, device: torch.device | None = 
 @torch.no_grad()
 def embed(encoder: nn.Module, x: torch.Tensor, *, batch_size: int = 512,
           device: torch.device | str | None = None) -> torch.Tensor:
-    """Encode x in batches with the encoder in eval mode; return the features as a CPU tensor (N, D)."""
+    """Encode x in batches with the encoder in eval mode; return the features as a CPU tensor (N, D).
+
+    Runs on the run's device (runtime.resolve_device); the encoder is moved there, in place.
+    """
     device = runtime.resolve_device(device, encoder)
     encoder.to(device)
     x = torch.as_tensor(x)

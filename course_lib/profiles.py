@@ -187,7 +187,8 @@ BUDGETS: dict[str, dict[str, dict]] = {
 #   ft_epochs     fine-tuning epochs with 1% / 10% of the labels (notebook 09)
 #   rotate_views  add a random quarter turn to the SimCLR augmentations of every two-view method: on
 #                 shapes, whose background gradient runs in a random direction per image, it lifted
-#                 the probe gains of SimCLR/MoCo from about +9 to +14 (measured, notes in notebook 07)
+#                 the probe gains of SimCLR/MoCo from about +9 to +14 in runs made when the rows were tuned (not
+#                 repeated by the notebooks)
 # ci: training bounded by epochs; time_budget_s is only a safety net (>= 3x the expected time).
 _SSL_CI = dict(dataset="shapes", n_train=2000, n_test=1000, image_size=32, encoder="convnet", width=16,
                batch_size=64, lr=3e-3, warmup_epochs=1.0, epochs=15, tau=0.5, knn_every=5, rotate_views=True,

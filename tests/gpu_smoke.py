@@ -130,7 +130,7 @@ def fake_data_server() -> Iterator[tuple[str, dict[str, str]]]:
     from course_lib.data import text
 
     # real English words in text8's alphabet (a-z only: text8 is ASCII)
-    words = [w for s in text.wiki_sentences() for w in s if w.isascii() and w.isalpha()]
+    words = [w for s in text.wiki_sentences() for w in s if w.isascii() and w.isalpha()][:100_000]
     blobs = {"cifar10": fake_datasets.cifar10_archive(per_batch=8, n_test=100),
              "stl10": fake_datasets.stl10_archive(), "text8": fake_datasets.text8_archive(words)}
     with serve({f"/{name}": (200, blob, None) for name, blob in blobs.items()}) as base:
