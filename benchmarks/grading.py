@@ -13,6 +13,7 @@ this machine allows (jail: uid, namespaces, cgroup), so the cost of isolation is
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -84,6 +85,14 @@ def bench(source: Path, copies: int, profile: str | None, jobs: int, figures: di
                               "overhead_isolated_s": round(jailed - reference, 2)}
 
 
+def fault_cases() -> int:
+    """How many submissions the fault suite (tests/test_grading_faults.py) grades in its batch here."""
+    spec = importlib.util.spec_from_file_location("grading_faults", REPO / "tests" / "test_grading_faults.py")
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
+    return len(suite.cases(Path("out"), Path("home"), Path("subs")))
+
+
 def main() -> None:
     """Parse arguments and run the benchmark."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -93,7 +102,7 @@ def main() -> None:
     args = p.parse_args()
     print(f"[grading benchmark] {os.cpu_count()} CPU cores, python {sys.version.split()[0]}")
     print(isolation.probe().describe())
-    figures: dict = {}
+    figures: dict = {"fault_cases": fault_cases()}
     bench(TINY, args.copies, None, args.jobs, figures)
     if args.real:
         os.environ["COURSE_PROFILE"] = "ci"  # the plain reference run reads it from the environment

@@ -128,6 +128,10 @@ def test_got_values_split_and_compare() -> None:
     assert values.differ(t, {"__array__": "float32", "shape": [1, 2], "data": [1.0, 2.0]}) is not None
     assert values.differ([1, "a", None, True], [1, "a", None, True]) is None
     assert values.differ([True], [1]) is not None and values.differ(2.0, 2) is None
+    assert values.differ(10**17, 10**17 + 1) is not None and values.differ(1000, 1000.05) is not None  # ints: exact
+    assert values.differ(4, 4.0) is None and values.differ(4, {"__float__": "nan"}) is not None
+    big = {"__array__": "int64", "shape": [1], "data": [10**17]}
+    assert values.differ(big, {**big, "data": [10**17 + 1]}) is not None
     assert values.differ({"__type__": "Anything"}, {"__type__": "Anything"}) is not None   # never equal
     assert values.verdict({"got": 4}, {"got": {"__type__": "Anything"}}, ["got"], 1e-4, 1e-5) is not None
 

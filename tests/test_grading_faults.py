@@ -16,14 +16,22 @@ import copy
 import csv
 import json
 import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
-from course_lib.grading import isolation, nbio
+from course_lib.grading import autograde as autograde_module
+from course_lib.grading import files, isolation, nbio, report
 from course_lib.grading.assign import make_exercise
-from course_lib.grading.autograde import autograde
+from course_lib.grading.autograde import autograde, grade_one
 from course_lib.grading.execute import Limits
 
 SOURCE = Path(__file__).parent / "grading_fixtures" / "source"
@@ -40,6 +48,7 @@ NEEDS_JAIL = pytest.mark.skipif(not ISOLATED, reason="kernels are jailed as anot
 WORKER_PY = REPO / "course_lib" / "grading" / "worker.py"
 PWNED = [REPO / "course_lib" / "grading" / "_pwned.py", REPO / "course_lib" / "_pwned.pth"]
 STUBS = "def square(x):\n    raise NotImplementedError()\n"
+GRADER_BUG = "grader_bug"     # a submission on which the grader itself raises
 
 
 def _nb(base: dict = SOLUTION, **answers: str) -> dict:
@@ -103,7 +112,7 @@ def _meta(nb: dict, metadata: dict) -> dict:
 
 
 def cases(out: Path, home: Path, subs: Path) -> dict[str, tuple[object, float]]:
-    """{student_id: (notebook dict or raw bytes, expected score)}."""
+    """{student_id: (notebook dict, raw bytes or a function that makes the student's folder, expected score)}."""
     hostile_out = f"{str(out)!r}"
     return {
         "full_marks": (SOLUTION, 5),
@@ -200,6 +209,16 @@ def attacks(out: Path, subs: Path, home: Path) -> dict[str, tuple[object, float]
                                               "        print('x' * 300, flush=True)\n        time.sleep(0.002)\n"
                                               "threading.Thread(target=spam, daemon=True).start()\n"
                                               "def square(x):\n    return x * x"), 5),
+        "atk_symlink_to_solution": (_plant("symlink"), 0),
+        "atk_symlinked_folder": (_plant("symlinked_folder"), 0),
+        "atk_hard_link": (_plant("hard_link"), 0),
+        "atk_fifo": (_plant("fifo"), 0),
+        **({"atk_device": (_plant("device"), 0)} if os.geteuid() == 0 else {}),
+        "atk_leaks_hidden_test": (_leaks_hidden_test(), 0),
+        "=1+1": (b"{", 0),                                  # a formula, were the gradebook not escaped
+        "non_utf8_name_\\xff": (_plant("non_utf8_name"), 0),  # the folder's name, escaped
+        "deep_json": (b'{"cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 0),
+        GRADER_BUG: (SOLUTION, 0),                          # the grader raises on it (see batch)
         "fair_added_cell_hangs": (_loop_cell(SOLUTION), 5),
         "fair_hidden_test_hangs": (_nb(square="def square(x):\n    while x < 0:\n        pass\n    return x * x"), 3),
     }
@@ -254,6 +273,45 @@ def attacks(out: Path, subs: Path, home: Path) -> dict[str, tuple[object, float]
     }
 
 
+def _plant(kind: str) -> Callable[[Path], None]:
+    """A student folder holding something that is not a plain notebook file, made (at `folder`)
+    when the batch is written: reading it could hang the batch or hand over someone else's work."""
+    def make(folder: Path) -> None:
+        if kind == "symlinked_folder":   # "my folder is full_marks' folder"
+            folder.symlink_to(folder.parent / "full_marks", target_is_directory=True)
+            return
+        if kind == "non_utf8_name":
+            folder = folder.parent / os.fsdecode(b"non_utf8_name_\xff")
+        folder.mkdir(parents=True)
+        nb = folder / "tiny.ipynb"
+        if kind == "symlink":
+            nb.symlink_to(SOURCE / "tiny.ipynb")
+        elif kind == "hard_link":
+            other = folder.parent.parent / "elsewhere.ipynb"
+            other.write_text(json.dumps(SOLUTION))
+            os.link(other, nb)
+        elif kind == "fifo":
+            os.mkfifo(nb)
+        elif kind == "device":   # /dev/zero: a read never ends
+            os.mknod(nb, stat.S_IFCHR | 0o644, os.makedev(1, 5))
+        else:
+            nb.write_bytes(b"{")
+    return make
+
+
+def _leaks_hidden_test() -> dict:
+    """Answers that raise the hidden test's source (base64, in the message and in a made-up exception
+    class name), and a cell after the hidden test that raises the whole input history."""
+    nb = _nb(BLANK, square=("import base64\ndef square(x):\n    if x == 3:\n        raise ValueError('visible')\n"
+                            "    src = base64.b64encode(get_ipython().user_ns['In'][-1].encode()).decode()\n"
+                            "    raise type('LEAK' + src[:60], (Exception,), {})('LEAK ' + src)"))
+    i = next(i for i, c in enumerate(nb["cells"]) if nbio.grade_id(c) == "mean")
+    nb["cells"].insert(i, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                           "source": "import base64\nraise RuntimeError('LEAK ' + base64.b64encode("
+                                     "''.join(get_ipython().user_ns['In']).encode()).decode())"})
+    return nb
+
+
 def _loop_cell(nb: dict) -> dict:
     """A cell the student added before their answers that never ends: later tests must still run."""
     nb = copy.deepcopy(nb)
@@ -271,9 +329,11 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
     expected = {}
     before = _leftovers()
     for student, (nb, score) in cases(out, home, subs).items():
-        (subs / student).mkdir(parents=True)
-        raw = nb if isinstance(nb, bytes) else json.dumps(nb).encode()
-        (subs / student / "tiny.ipynb").write_bytes(raw)
+        if callable(nb):
+            nb(subs / student)
+        else:
+            (subs / student).mkdir(parents=True)
+            (subs / student / "tiny.ipynb").write_bytes(nb if isinstance(nb, bytes) else json.dumps(nb).encode())
         expected[student] = score
     snapshots = []
 
@@ -282,10 +342,17 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
         json.loads((out / "state.json").read_text())
         snapshots.append({r["student_id"]: float(r["score"]) for r in rows})
 
+    def buggy(source_nb, raw, student, *args, **kwargs):   # a grader bug that only one submission meets
+        if student == GRADER_BUG:
+            raise RuntimeError("a bug in the grader")
+        return grade_one(source_nb, raw, student, *args, **kwargs)
+
     old_home = os.environ.get("HOME")
     os.environ["HOME"] = str(home)   # the poisoner writes its startup file here
     try:
-        results = autograde(subs, out, SOURCE, LIMITS, profile=None, jobs=2, progress=after_each)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(autograde_module, "grade_one", buggy)
+            results = autograde(subs, out, SOURCE, LIMITS, profile=None, jobs=2, progress=after_each)
     finally:
         if old_home is None:
             os.environ.pop("HOME", None)
@@ -316,7 +383,10 @@ def test_gradebook_matches_and_was_repaired(batch) -> None:
     rows = list(csv.DictReader((batch["out"] / "gradebook.csv").open()))
     assert list(rows[0]) == ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
                              "email", "raw_score", "late_submission_penalty", "score", "max_score"]
-    assert {r["student_id"]: float(r["score"]) for r in rows} == batch["expected"]
+    expected = {report.inert(s): score for s, score in batch["expected"].items()}
+    assert {r["student_id"]: float(r["score"]) for r in rows} == expected
+    assert "'=1+1" in {r["student_id"] for r in rows}   # a spreadsheet shows it as text
+    assert [report.inert(c + "x") for c in "=+-@\t\r"] == ["'" + c + "x" for c in "=+-@\t\r"]
     for student in batch["expected"]:
         assert (batch["out"] / "feedback" / student / "tiny.md").is_file()
         res = json.loads((batch["out"] / "results" / student / "tiny" / "results.json").read_text())
@@ -343,6 +413,13 @@ def test_reasons_are_reported(batch) -> None:
         assert "killed" in r["kills_its_worker"].problem
     assert "memory limit" in r["atk_memfd"].problem
     assert "restarted" in r["fair_added_cell_hangs"].problem and "restarted" in r["fair_hidden_test_hangs"].problem
+    for student, why in (("atk_symlink_to_solution", "symbolic link"), ("atk_symlinked_folder", "symbolic link"),
+                         ("atk_hard_link", "hard link"), ("atk_fifo", "FIFO"), ("atk_device", "device"),
+                         ("deep_json", "nested too deeply"), (GRADER_BUG, "the grader failed"),
+                         ("non_utf8_name_\\xff", "not valid JSON")):
+        if student in r:
+            assert why in r[student].problem, (student, r[student].problem)
+            assert why in (batch["out"] / "feedback" / student / "tiny.md").read_text()
     fb = (batch["out"] / "feedback" / "blank" / "tiny.md").read_text()
     assert all(t in fb for t in ("test_square", "test_square_hidden", "test_mean"))
     assert "NotImplementedError" in fb and "square(-2)" not in fb   # hidden test code never shown
@@ -427,20 +504,9 @@ def test_forged_state_is_regraded_and_a_grader_killer_scores_zero(batch, tmp_pat
     results = {g.student_id: g.score for g in autograde(subs, out, SOURCE, LIMITS, profile=None)}
     assert results == {"honest": 5, "killer": 5}          # both entries failed their MAC: regraded
     # a genuine "in progress" entry (the grader died on this submission) scores 0 on the rerun
-    import subprocess
-    import sys
-    import time
     (subs / "killer" / "tiny.ipynb").write_text(json.dumps(_nb(square="import time\ntime.sleep(60)")))
-    grader = subprocess.Popen([sys.executable, "-m", "course_lib.grading", "autograde", str(subs), "--out", str(out),
-                               "--source", str(SOURCE), "--profile", "", "--cell-timeout", "5",
-                               "--notebook-timeout", "20", "--memory-mb", "300"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        entries = json.loads((out / "state.json").read_text())["entries"]
-        if entries.get("killer/tiny", {}).get("status") == "in progress":
-            break
-        time.sleep(0.1)
+    grader = _grader_cli(subs, out)
+    _in_progress(out, "killer/tiny")
     grader.kill()
     grader.wait()
     seen = []
@@ -452,3 +518,102 @@ def test_forged_state_is_regraded_and_a_grader_killer_scores_zero(batch, tmp_pat
     isolation.sweep_stale(iso.cgroup_root)
     assert not list(Path(tempfile.gettempdir()).glob(f"grade-{grader.pid}-*"))
     assert not (iso.cgroup_root and list(iso.cgroup_root.glob(f"run-{grader.pid}-*")))
+
+
+def test_hidden_test_source_never_reaches_outputs(batch) -> None:
+    g = batch["results"]["atk_leaks_hidden_test"]
+    assert {t.name: t.message for t in g.tests}["test_square_hidden"] == "the hidden test raised an exception"
+    assert "one of your cells raised RuntimeError" in g.notes   # raised after the hidden test: type only
+    for path in (batch["out"] / "feedback" / g.student_id / "tiny.md",
+                 batch["out"] / "results" / g.student_id / "tiny" / "results.json"):
+        text = path.read_text()
+        assert "LEAK" not in text and "square(-2)" not in text, path
+    assert "ValueError: visible" in {t.name: t.message for t in g.tests}["test_square"]  # visible: said in full
+
+
+def _deep_tree(top: Path, depth: int) -> None:
+    """top/d/d/.../d (depth levels), with a file, a link and a FIFO at the bottom."""
+    here = os.getcwd()
+    try:
+        top.mkdir()
+        os.chdir(top)
+        for _ in range(depth):
+            os.mkdir("d")
+            os.chdir("d")
+        Path("f").write_text("x")
+        os.symlink("/", "link")
+        os.mkfifo("fifo")
+    finally:
+        os.chdir(here)
+
+
+def test_deep_work_folders_are_removed_and_swept(tmp_path: Path, monkeypatch) -> None:
+    scratch = Path(tempfile.mkdtemp(dir="/dev/shm")) if os.path.isdir("/dev/shm") else tmp_path
+    try:   # 5000 levels: too deep for shutil.rmtree (RecursionError) and for any path
+        _deep_tree(scratch / "run", 5000)
+        isolation.remove(scratch / "run")
+        assert not (scratch / "run").exists()
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        _deep_tree(scratch / f"grade-{dead.pid}-x", 5000)   # left by a grader that was killed
+        monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+        isolation.sweep_stale(None)
+        assert list(scratch.iterdir()) == []
+    finally:
+        if scratch != tmp_path:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_reading_refuses_what_is_not_a_plain_file(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("{}")
+    os.link(tmp_path / "a", tmp_path / "b")
+    os.symlink(tmp_path / "a", tmp_path / "c")
+    os.mkfifo(tmp_path / "d")
+    for name, why in (("a", "hard link"), ("c", "symbolic link"), ("d", "FIFO")):
+        with pytest.raises(files.Refused, match=why):
+            files.read_plain(tmp_path / name)
+    os.unlink(tmp_path / "b")
+    os.unlink(tmp_path / "d")
+    assert files.read_plain(tmp_path / "a") == b"{}"
+    with pytest.raises(files.Refused, match="/c is a symbolic link"):
+        files.check_tree(tmp_path)
+
+
+def _grader_cli(subs: Path, out: Path) -> subprocess.Popen:
+    """The command-line grader on subs, in a process of its own."""
+    return subprocess.Popen([sys.executable, "-m", "course_lib.grading", "autograde", str(subs), "--out", str(out),
+                             "--source", str(SOURCE), "--profile", "", "--cell-timeout", "5",
+                             "--notebook-timeout", "20", "--memory-mb", "300"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+
+
+def _in_progress(out: Path, name: str, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if json.loads((out / "state.json").read_text())["entries"].get(name, {}).get("status") == "in progress":
+                return True
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def test_sigterm_kills_workers_and_kernels_and_removes_run_folders(tmp_path: Path) -> None:
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    (subs / "sleeper").mkdir(parents=True)
+    (subs / "sleeper" / "tiny.ipynb").write_text(json.dumps(_nb(square="import time\ntime.sleep(60)")))
+    grader = _grader_cli(subs, out)
+    assert _in_progress(out, "sleeper/tiny")
+    time.sleep(1)   # the worker and its kernel are up
+    grader.send_signal(signal.SIGTERM)
+    assert grader.wait(timeout=30) == 128 + signal.SIGTERM
+    assert not list(Path(tempfile.gettempdir()).glob(f"grade-{grader.pid}-*"))
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                assert f"grade-{grader.pid}-" not in (entry / "cmdline").read_text(errors="replace")
+            except OSError:
+                pass
+    entries = json.loads((out / "state.json").read_text())["entries"]
+    assert ("sleeper/tiny" in entries) == (isolation.probe().mode == "none")   # jailed: graded next run

@@ -4,7 +4,8 @@
     python -m course_lib.grading autograde SUBS --out OUT grade a folder of submissions
     python -m course_lib.grading validate NOTEBOOK        student side: run the visible tests
 
-Modules: nbio (reading untrusted notebooks), assign, compose (what the grader runs), values (got*
-verdicts outside the kernel), isolation + jail + cgroup (privilege separation), sandbox +
-worker + execute (isolated runs), score, report, autograde, validate.
+Modules: nbio (reading untrusted notebooks), files (untrusted folders, read and removed without
+following links), assign, compose (what the grader runs), values (got* verdicts outside the
+kernel), isolation + jail + cgroup (privilege separation), sandbox + worker + execute (isolated
+runs), score, report, autograde, validate.
 """

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                   + (" (already graded)" if skipped else f" ({g.seconds:.1f} s)")
                   + (f" - {g.problem}" if g.problem else ""), flush=True)
         results = autograde(args.submissions, args.out, args.source, limits, args.profile or None,
-                            args.jobs, show)
+                            args.jobs, show, stop_on_signals=True)
         print(f"graded {len(results)} submission(s); gradebook: {args.out / 'gradebook.csv'}")
         return 0
     graded = validate(args.notebook, args.source, limits, args.profile or None)

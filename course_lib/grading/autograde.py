@@ -11,15 +11,18 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from . import isolation, nbio
+from . import files, isolation, nbio
 from .compose import compose
 from .execute import Limits, run_plan
+from .files import Refused
 from .report import atomic_write, feedback_md, gradebook_csv, gradescope_json, write_all
+from .sandbox import kill_tree
 from .score import Graded, score, trusted_values, unrunnable
 
 STATE = "state.json"
@@ -46,15 +49,35 @@ def _mac(key: bytes, name: str, entry: dict) -> str:
     return hmac.new(key, f"{name}\n{body}".encode(), hashlib.sha256).hexdigest()
 
 
-def find_submissions(submissions: Path, assignments: list[str]) -> dict[tuple[str, str], Path | None]:
-    """{(student_id, assignment): path or None if missing} for every student folder."""
-    found: dict[tuple[str, str], Path | None] = {}
-    students = sorted(p for p in Path(submissions).iterdir() if p.is_dir() and not p.name.startswith("."))
-    for student in students:
-        for a in assignments:
-            paths = [student / f"{a}.ipynb", student / a / f"{a}.ipynb"]
-            found[(student.name, a)] = next((p for p in paths if p.is_file()), None)
-    return found
+def read_submissions(submissions: Path, sources: set[str]) -> dict[tuple[str, str], bytes | Refused | None]:
+    """{(student_id, assignment): the notebook's bytes, why it was refused, or None if missing}
+    for every student folder and every assignment anyone submitted. Student ids are folder names
+    as text (bytes that are not UTF-8 escaped); a folder that holds a link, FIFO, device or hard
+    link, or cannot be read, is refused as a whole: nothing of it is read."""
+    found: dict[str, dict[str, bytes] | Refused] = {}
+    for entry in sorted(Path(submissions).iterdir()):
+        if entry.name.startswith(".") or not (entry.is_symlink() or entry.is_dir()):
+            continue
+        try:
+            found[files.shown(entry.name)] = _read_student(entry, sources)
+        except Exception as e:  # noqa: BLE001 - whatever goes wrong, this student alone is refused
+            found[files.shown(entry.name)] = e if isinstance(e, Refused) else \
+                Refused(f"{files.shown(entry.name)} could not be read ({type(e).__name__}: {e})")
+    assignments = sorted({a for notebooks in found.values() if isinstance(notebooks, dict) for a in notebooks})
+    return {(student, a): notebooks if isinstance(notebooks, Refused) else notebooks.get(a)
+            for student, notebooks in found.items() for a in assignments}
+
+
+def _read_student(folder: Path, sources: set[str]) -> dict[str, bytes]:
+    """{assignment: bytes} of one student's notebooks (<a>.ipynb or <a>/<a>.ipynb); Refused if
+    anything in the folder is not a plain folder or file."""
+    files.check_tree(folder)
+    out: dict[str, bytes] = {}
+    for a in sorted(sources):
+        path = next((p for p in (folder / f"{a}.ipynb", folder / a / f"{a}.ipynb") if p.is_file()), None)
+        if path is not None:
+            out[a] = files.read_plain(path)
+    return out
 
 
 def _load_state(out: Path, key: bytes) -> tuple[dict[str, dict], int]:
@@ -82,13 +105,16 @@ def reference_values(source_nb: nbio.Notebook, assignment: str, limits: Limits, 
     return found
 
 
-def grade_one(source_nb: nbio.Notebook, raw: bytes | None, student: str, assignment: str,
+def grade_one(source_nb: nbio.Notebook, raw: bytes | Refused | None, student: str, assignment: str,
               limits: Limits, profile: str | None, trusted: dict[str, dict] | None = None,
               hide: list[Path] | None = None) -> Graded:
     """Grade one submission's bytes (None = no file) against its source notebook."""
     if raw is None:
         return unrunnable(compose(source_nb, None), student, assignment,
                           f"no submission found (expected {student}/{assignment}.ipynb)")
+    if isinstance(raw, Refused):
+        return unrunnable(compose(source_nb, None), student, assignment,
+                          f"the submission was not read: {raw}; submit plain files only")
     try:
         student_nb = nbio.parse_notebook(raw, f"{assignment}.ipynb")
     except nbio.NotebookError as e:
@@ -100,8 +126,10 @@ def grade_one(source_nb: nbio.Notebook, raw: bytes | None, student: str, assignm
 def autograde(submissions: Path, out: Path, source: Path = Path("solutions"), limits: Limits | None = None,
               profile: str | None = "ci", jobs: int = 1,
               progress: Callable[[Graded, bool], None] | None = None,
-              log: Callable[[str], None] = print) -> list[Graded]:
-    """Grade every submission (resuming from OUT/state.json) and return all results."""
+              log: Callable[[str], None] = print, stop_on_signals: bool = False) -> list[Graded]:
+    """Grade every submission (resuming from OUT/state.json) and return all results. With
+    stop_on_signals (the command line; it needs the main thread), SIGTERM and SIGINT stop the
+    batch and leave nothing running or behind."""
     submissions, out, limits = Path(submissions), Path(out), limits or Limits()
     if not submissions.is_dir():
         raise FileNotFoundError(f"submissions folder {submissions} does not exist; expected "
@@ -109,12 +137,11 @@ def autograde(submissions: Path, out: Path, source: Path = Path("solutions"), li
     sources = {p.stem: p.read_bytes() for p in sorted(Path(source).glob("*.ipynb"))}
     if not sources:
         raise FileNotFoundError(f"no source notebooks in {source}; pass --source")
-    submitted = {p.stem for p in submissions.glob("*/*.ipynb")} | {p.stem for p in submissions.glob("*/*/*.ipynb")}
-    assignments = sorted(a for a in sources if a in submitted)
-    parsed = {a: nbio.parse_notebook(sources[a], f"{a}.ipynb") for a in assignments}
-    todo = find_submissions(submissions, assignments)
     # every submission is read (and hashed) before any kernel starts: nobody can change another's file
-    raws = {item: (path.read_bytes() if path else None) for item, path in todo.items()}
+    raws = read_submissions(submissions, set(sources))
+    todo = sorted(raws)
+    assignments = sorted({a for _, a in todo})
+    parsed = {a: nbio.parse_notebook(sources[a], f"{a}.ipynb") for a in assignments}
     hide = [Path(source), submissions, out]
 
     out.mkdir(parents=True, exist_ok=True)
@@ -133,9 +160,10 @@ def autograde(submissions: Path, out: Path, source: Path = Path("solutions"), li
             log(f"[grader] {a}: test(s) {', '.join(map(str, weak))} assign no got* values, so their verdict "
                 "is computed in the student's process (see solutions/README.md)")
 
-    def key_of(item: tuple[str, str], raw: bytes | None) -> str:
+    def key_of(item: tuple[str, str], raw: bytes | Refused | None) -> str:
         h = hashlib.sha256(sources[item[1]])
-        h.update(b"missing" if raw is None else hashlib.sha256(raw).digest())
+        h.update(b"missing" if raw is None else f"not read: {raw}".encode() if isinstance(raw, Refused)
+                 else hashlib.sha256(raw).digest())
         return h.hexdigest()
 
     def sign(name: str, entry: dict) -> dict:
@@ -148,8 +176,6 @@ def autograde(submissions: Path, out: Path, source: Path = Path("solutions"), li
             return entries[name]["values"]
         entries[name] = sign(name, {"key": k, "values": reference_values(parsed[a], a, limits, profile, hide)})
         return entries[name]["values"]
-
-    trusted = {a: reference(a) for a in assignments}
 
     def write_state() -> None:
         atomic_write(out / STATE, json.dumps({"version": STATE_VERSION, "entries": entries}, indent=1))
@@ -177,13 +203,49 @@ def autograde(submissions: Path, out: Path, source: Path = Path("solutions"), li
                 entries[name] = sign(name, {"key": file_key, "status": "in progress"})
                 write_state()
             g = grade_one(parsed[item[1]], raw, item[0], item[1], limits, profile, trusted[item[1]], hide)
-        g.sha256 = hashlib.sha256(raw).hexdigest() if raw else ""
+        g.sha256 = hashlib.sha256(raw).hexdigest() if isinstance(raw, bytes) else ""
         save(name, g, file_key)
         if progress:
             progress(g, False)
 
+    def failed(item: tuple[str, str], e: Exception) -> None:   # the grader's own failure is this one's 0
+        name = f"{item[0]}/{item[1]}"
+        g = unrunnable(compose(parsed[item[1]], None), item[0], item[1],
+                       f"the grader failed on this submission ({type(e).__name__}: {str(e)[:300]})")
+        try:
+            save(name, g, "")   # no file key: shown now, graded again on the next run
+        except Exception:  # noqa: BLE001 - still reported, from memory, by write_all below
+            with lock:
+                results[name] = g
+        if progress:
+            progress(g, False)
+
+    def stop(signum: int, frame: object) -> None:
+        """SIGTERM/SIGINT: with no submission able to save any more (the lock is never given back),
+        kill every worker and kernel, remove this grader's run folders and cgroups, and exit. Where
+        no kernel can signal the grader (a jail), the submissions in progress did not stop it, so
+        their entries are dropped and the next run grades them."""
+        lock.acquire(timeout=10)
+        kill_tree(os.getpid())
+        iso = isolation.probe()
+        isolation.sweep_stale(iso.cgroup_root, own=True)
+        if iso.mode != "none":
+            for name in [n for n, e in entries.items() if e.get("status") == "in progress"]:
+                del entries[name]
+            write_state()
+        log(f"[grader] stopped by signal {signum}; every worker and kernel was killed")
+        os._exit(128 + signum)
+
+    if stop_on_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, stop)
+    trusted = {a: reference(a) for a in assignments}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(work, sorted(todo)))
-    final = [results[f"{s}/{a}"] for s, a in sorted(todo)]
+        futures = {item: pool.submit(work, item) for item in todo}
+    for item, future in futures.items():   # one raising cancels nobody: each outcome is collected
+        if future.exception() is not None:
+            failed(item, future.exception())
+    write_state()
+    final = [results[f"{s}/{a}"] for s, a in todo]
     write_all(out, final)  # repairs any output a submission tampered with while it ran
     return final

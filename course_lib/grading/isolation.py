@@ -15,16 +15,17 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import signal
 import subprocess
 import sys
 import threading
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from .cgroup import Cgroup, find_root
+from .files import remove_tree
 
 JAIL = Path(__file__).resolve().with_name("jail.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -151,16 +152,23 @@ def self_test(iso: Isolation) -> str | None:
             cgroup.kill_and_remove()
         if uid is not None:
             give_uid(uid)
-        remove(base)
+        with suppress(OSError):
+            remove(base)
 
 
-def sweep_stale(cg_root: Path | None) -> None:
-    """Kill and remove what a grader that was itself killed left behind (its pid is in the names)."""
+def sweep_stale(cg_root: Path | None, own: bool = False) -> None:
+    """Kill and remove what a grader that was itself killed left behind (its pid is in the names),
+    or with own=True what this grader made (when it is stopped by a signal)."""
     import tempfile
-    stale = [p for p in Path(tempfile.gettempdir()).glob("grade-*-*") if not _alive(p.name.split("-")[1])]
+
+    def gone(name: str) -> bool:
+        pid = name.split("-")[1]
+        return pid == str(os.getpid()) if own else not _alive(pid)
+
+    stale = [p for p in Path(tempfile.gettempdir()).glob("grade-*-*") if gone(p.name)]
     if cg_root:
         for d in cg_root.glob("run-*-*"):
-            if not _alive(d.name.split("-")[1]):
+            if gone(d.name):
                 c = Cgroup("v2" if (d / "cgroup.kill").exists() else "v1", None, None)
                 c.path = d
                 c.kill_and_remove()
@@ -171,7 +179,8 @@ def sweep_stale(cg_root: Path | None) -> None:
                     os.kill(int(entry.name), signal.SIGKILL)
             except OSError:
                 pass
-        remove(base)
+        with suppress(OSError):   # what will not go is tried again at the next start-up
+            remove(base)
 
 
 def _alive(pid: str) -> bool:
@@ -288,5 +297,6 @@ def make_home(iso: Isolation, base: Path, uid: int | None, data_cache: Path | No
 
 
 def remove(base: Path) -> None:
-    """Delete a run's folder, whatever the kernel left in it."""
-    shutil.rmtree(base, ignore_errors=True)
+    """Delete a run's folder, whatever the kernel left in it (links, locked or very deep folders);
+    OSError if that fails."""
+    remove_tree(base)

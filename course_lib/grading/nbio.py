@@ -38,6 +38,8 @@ def parse_notebook(raw: bytes, name: str = "notebook") -> Notebook:
     except json.JSONDecodeError as e:
         raise NotebookError(f"{name} is not valid JSON ({e.msg} at line {e.lineno}); it was "
                             "probably edited by hand or truncated; re-save it from Jupyter") from None
+    except RecursionError:
+        raise NotebookError(f"{name} is JSON nested too deeply to be a notebook") from None
     if not isinstance(nb, dict):
         raise NotebookError(f"{name} is JSON but not a notebook (top level is not an object)")
     if nb.get("nbformat") != 4:

@@ -16,6 +16,7 @@ from .score import Graded
 
 GRADEBOOK_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
                      "email", "raw_score", "late_submission_penalty", "score", "max_score"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -38,13 +39,19 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
+def inert(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: one that starts like a formula (=, +, -, @, tab,
+    CR) gets a leading single quote, as OWASP recommends against CSV injection."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def gradebook_csv(results: list[Graded]) -> str:
     """One row per (assignment, student), nbgrader's columns; unknown fields left empty."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, GRADEBOOK_COLUMNS, lineterminator="\n")
     w.writeheader()
     for g in sorted(results, key=lambda g: (g.assignment, g.student_id)):
-        w.writerow({"assignment": g.assignment, "student_id": g.student_id, "raw_score": _num(g.score),
+        w.writerow({"assignment": inert(g.assignment), "student_id": inert(g.student_id), "raw_score": _num(g.score),
                     "late_submission_penalty": "", "score": _num(g.score), "max_score": _num(g.max_score)})
     return buf.getvalue()
 

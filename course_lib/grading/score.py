@@ -7,10 +7,13 @@ kernel, a cell that never ran, a swallowed print) scores 0 for that test.
 """
 from __future__ import annotations
 
+import builtins
 from dataclasses import asdict, dataclass, field
 
 from . import values
 from .compose import Plan, Step
+
+BUILTIN_ERRORS = {n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)}
 
 
 @dataclass
@@ -77,6 +80,25 @@ def _outcome(cell: dict, fatal: str | None, step: Step, trusted: dict | None) ->
     return "not run", f"not run: {fatal}" if fatal else "not run"
 
 
+def _error_type(cell: dict) -> str:
+    """The name of the exception a cell raised if it is a built-in one, else 'an exception': a
+    class name, like a message, is the student's to choose and could carry a hidden test's source."""
+    name = str(cell.get("error") or "").split(":", 1)[0].strip()
+    return name if name in BUILTIN_ERRORS else "an exception"
+
+
+def _hidden_message(status: str, cell: dict) -> str:
+    """A hidden test's message: fixed text and a built-in exception's name, never what the
+    student's code raised, printed or reported (it can read the test's source in its kernel)."""
+    if status == "passed":
+        return ""
+    if cell.get("status") == "error":
+        return f"the hidden test raised {_error_type(cell)}"
+    return {"timeout": "the hidden test ran past the time limit",
+            "error": "the kernel died during the hidden test",
+            "not run": "the hidden test did not run"}.get(status, "the hidden test failed")
+
+
 def trusted_values(plan: Plan, result: dict) -> tuple[dict[str, dict], list[str]]:
     """From the reference run of the solution: {grade_id: got* values}, and what went wrong."""
     found, problems = {}, []
@@ -107,14 +129,17 @@ def score(plan: Plan, result: dict, student_id: str, assignment: str,
     """Score every test of the plan from the worker's observations (and the trusted values)."""
     graded = Graded(student_id, assignment, notes=list(plan.notes), problem=result.get("fatal"),
                     seconds=float(result.get("seconds", 0.0)))
-    cells = result.get("cells", [])
+    cells, after_hidden = result.get("cells", []), False
     for i, step in enumerate(plan.steps):
         cell = cells[i] if i < len(cells) else {}
         if step.origin != "test":
             if cell.get("status") == "error" and step.origin == "student":
-                graded.notes.append(f"one of your cells raised {cell.get('error', 'an error')[:300]}")
+                graded.notes.append("one of your cells raised " + (_error_type(cell) if after_hidden
+                                                                    else cell.get("error", "an error")[:300]))
             continue
         status, message = _outcome(cell, result.get("fatal"), step, (trusted or {}).get(step.grade_id or ""))
+        if step.hidden:
+            message, after_hidden = _hidden_message(status, cell), True
         graded.tests.append(TestResult(step.grade_id or f"test {i}", step.points,
                                        step.points if status == "passed" else 0.0, status, message,
                                        "" if step.hidden else str(cell.get("output", "")), step.hidden))

@@ -152,11 +152,11 @@ def _kind(dtype: str) -> str:
     return d
 
 
-def _number(x: object) -> float | None:
+def _number(x: object) -> int | float | None:
     if isinstance(x, bool):
         return None
     if isinstance(x, (int, float)):
-        return float(x)
+        return x
     if isinstance(x, dict) and isinstance(x.get("__float__"), str):
         try:
             return float(x["__float__"])
@@ -181,6 +181,8 @@ def differ(expected: object, got: object, rtol: float = RTOL, atol: float = ATOL
     if a is not None or b is not None:
         if a is None or b is None:
             return "not a number" if b is None else "a number where something else was expected"
+        if isinstance(a, int):   # integers exactly (a float that equals one, say 4.0, still does)
+            return None if b == a else "a different number"
         return None if _close(a, b, rtol, atol) else "a different number"
     if isinstance(expected, dict) and "__array__" in expected:
         if not (isinstance(got, dict) and "__array__" in got):
