@@ -170,7 +170,6 @@ def main() -> None:
     x_train = distributed.shard(train.x, args.seed).to(device)
     batch_size = args.batch_size // world  # per rank
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         x_train = x_train.contiguous(memory_format=torch.channels_last)

@@ -283,12 +283,7 @@ def _train_steps(name: str, x: torch.Tensor, steps: int) -> dict:
     optimizer = torch.optim.SGD(trainable, lr=0.5)
     losses, grads = [], []
     for step in range(1, steps + 1):
-        loss = model.loss(x)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if hasattr(model, "momentum_update"):
-            model.momentum_update(step, steps)
+        loss = registry.plain_step(model, x, optimizer, step, steps)
         mean_loss = loss.detach().clone()
         if world_size() > 1:
             dist.all_reduce(mean_loss)

@@ -111,6 +111,8 @@ def count_syncs(model: nn.Module, x: torch.Tensor, *, optimizer: torch.optim.Opt
     The model and x are moved to the meta device first (the model in place: pass a model you no
     longer need). The optimiser defaults to AdamW with foreach kernels, as on a GPU.
     """
+    from .vision import methods  # imported here: the counter itself needs only torch
+
     model.to(DEVICE)
     x = x.to(DEVICE)
     if optimizer is None:
@@ -118,12 +120,7 @@ def count_syncs(model: nn.Module, x: torch.Tensor, *, optimizer: torch.optim.Opt
     report = SyncReport()
     try:
         with _Creations(report), _Watch(report):
-            loss = model.loss(x)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if hasattr(model, "momentum_update"):
-                model.momentum_update(step, total_steps)
+            methods.plain_step(model, x, optimizer, step, total_steps)
     except _StopStep:
         report.complete = False
     return report

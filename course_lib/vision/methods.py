@@ -99,6 +99,22 @@ def _momentum(model: nn.Module, step: int, total_steps: int) -> None:
     model.momentum_update(step, total_steps)
 
 
+def plain_step(model: nn.Module, x: torch.Tensor, optimizer: torch.optim.Optimizer, step: int,
+               total_steps: int) -> torch.Tensor:
+    """One bare training step of a method (loss, backward, optimiser step, momentum update); return the loss.
+
+    fit() adds autocast, loss scaling and the lr schedule around the same sequence; the sync
+    counter (course_lib.syncs) and the DDP check (course_lib.distributed) use this bare one.
+    """
+    loss = model.loss(x)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if hasattr(model, "momentum_update"):
+        _momentum(model, step, total_steps)
+    return loss
+
+
 def train(model: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr: float,
           warmup_epochs: float = 0.0, seed: int = 0, device: torch.device | str | None = None,
           time_budget_s: float | None = None, desc: str | None = None, progress: bool = True,
