@@ -163,3 +163,26 @@ def test_plain_assert_solution_grades_with_the_weaker_guarantee_stated(tmp_path:
     results = autograde(subs, tmp_path / "out", source, Limits(10, 40, 400), profile=None, log=said.append)
     assert {g.student_id: g.score for g in results} == {"honest": 5, "blank": 0, "noisy": 5}
     assert any("computed in the student's process" in line and "test_mean" in line for line in said)
+
+
+def test_a_solution_that_fails_its_reference_run_stops_loudly_after_the_others(tmp_path: Path) -> None:
+    """References run in the pool beside other assignments' students; a broken solution is the
+    instructor's error: its students are not graded (nothing is saved for them), everyone else is,
+    and the batch then raises the reference's error."""
+    source, subs = tmp_path / "source", tmp_path / "subs"
+    source.mkdir()
+    good = nbio.read_notebook(TINY / "tiny.ipynb")
+    broken = json.loads(json.dumps(good))
+    for cell in broken["cells"]:
+        if nbio.grade_id(cell) == "square":
+            cell["source"] = "def square(x):\n    raise ValueError('the instructor broke this')"
+    (source / "good.ipynb").write_text(json.dumps(good))
+    (source / "broken.ipynb").write_text(json.dumps(broken))
+    (subs / "ann").mkdir(parents=True)
+    for name in ("good", "broken"):
+        (subs / "ann" / f"{name}.ipynb").write_text(json.dumps(good))
+    with pytest.raises(RuntimeError, match="reference run of broken.ipynb failed"):
+        autograde(subs, tmp_path / "out", source, Limits(10, 40, 400), profile=None, jobs=2, log=lambda _: None)
+    state = json.loads((tmp_path / "out" / "state.json").read_text())["entries"]
+    assert state["ann/good"]["graded"]["tests"] and "ann/broken" not in state
+    assert sum(t["score"] for t in state["ann/good"]["graded"]["tests"]) == 5

@@ -13,7 +13,8 @@ import json
 import os
 import signal
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -131,6 +132,8 @@ def autograde(submissions: Path, out: Path, source: Path = Path("solutions"), li
     stop_on_signals (the command line; it needs the main thread), SIGTERM and SIGINT stop the
     batch and leave nothing running or behind."""
     submissions, out, limits = Path(submissions), Path(out), limits or Limits()
+    if jobs > 1 and limits.threads is None:   # kernels at once share the cores instead of thrashing
+        limits = replace(limits, threads=max(1, len(os.sched_getaffinity(0)) // jobs))
     if not submissions.is_dir():
         raise FileNotFoundError(f"submissions folder {submissions} does not exist; expected "
                                 "SUBMISSIONS/<student_id>/<assignment>.ipynb")
@@ -172,10 +175,14 @@ def autograde(submissions: Path, out: Path, source: Path = Path("solutions"), li
 
     def reference(a: str) -> dict[str, dict]:   # kept (signed) in state.json until the source changes
         name, k = f"#reference/{a}", hashlib.sha256(sources[a] + f"|{profile}".encode()).hexdigest()
-        if entries.get(name, {}).get("key") == k and isinstance(entries[name].get("values"), dict):
-            return entries[name]["values"]
-        entries[name] = sign(name, {"key": k, "values": reference_values(parsed[a], a, limits, profile, hide)})
-        return entries[name]["values"]
+        with lock:
+            if entries.get(name, {}).get("key") == k and isinstance(entries[name].get("values"), dict):
+                return entries[name]["values"]
+        found = reference_values(parsed[a], a, limits, profile, hide)
+        with lock:
+            entries[name] = sign(name, {"key": k, "values": found})
+            write_state()
+        return found
 
     def write_state() -> None:
         atomic_write(out / STATE, json.dumps({"version": STATE_VERSION, "entries": entries}, indent=1))
@@ -190,6 +197,8 @@ def autograde(submissions: Path, out: Path, source: Path = Path("solutions"), li
 
     def work(item: tuple[str, str]) -> None:
         raw = raws[item]
+        if trusted[item[1]].exception() is not None:   # waits for the reference; its error is raised below
+            return
         name, file_key = f"{item[0]}/{item[1]}", key_of(item, raw)
         entry = entries.get(name, {})
         if entry.get("key") == file_key and "graded" in entry:
@@ -202,7 +211,7 @@ def autograde(submissions: Path, out: Path, source: Path = Path("solutions"), li
             with lock:   # a submission that kills the grader now scores 0 on the rerun
                 entries[name] = sign(name, {"key": file_key, "status": "in progress"})
                 write_state()
-            g = grade_one(parsed[item[1]], raw, item[0], item[1], limits, profile, trusted[item[1]], hide)
+            g = grade_one(parsed[item[1]], raw, item[0], item[1], limits, profile, trusted[item[1]].result(), hide)
         g.sha256 = hashlib.sha256(raw).hexdigest() if isinstance(raw, bytes) else ""
         save(name, g, file_key)
         if progress:
@@ -239,13 +248,18 @@ def autograde(submissions: Path, out: Path, source: Path = Path("solutions"), li
     if stop_on_signals:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, stop)
-    trusted = {a: reference(a) for a in assignments}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        # references first: the queue is FIFO, so a submission that waits for its reference never
+        # holds the thread that reference needs; they run alongside other assignments' students
+        trusted: dict[str, Future] = {a: pool.submit(reference, a) for a in assignments}
         futures = {item: pool.submit(work, item) for item in todo}
     for item, future in futures.items():   # one raising cancels nobody: each outcome is collected
         if future.exception() is not None:
             failed(item, future.exception())
     write_state()
+    for a in assignments:   # a solution that cannot be run is the instructor's error: say so loudly
+        if trusted[a].exception() is not None:
+            raise trusted[a].exception()
     final = [results[f"{s}/{a}"] for s, a in todo]
     write_all(out, final)  # repairs any output a submission tampered with while it ran
     return final

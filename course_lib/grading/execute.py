@@ -38,10 +38,12 @@ class Limits:
     notebook_timeout: float = 600.0
     memory_mb: float | None = 4096.0
     startup_timeout: float = 60.0
+    threads: int | None = None   # OpenMP/MKL threads per kernel (None: the library's default)
 
 
-def kernel_env(home: str, profile: str | None, marker: str) -> dict[str, str]:
-    """The kernel's whole environment: a short allow-list, never the grader's secrets."""
+def kernel_env(home: str, profile: str | None, marker: str, threads: int | None = None) -> dict[str, str]:
+    """The kernel's whole environment: a short allow-list, never the grader's secrets. With threads,
+    OpenMP/MKL use that many (unless the grader's own environment already says)."""
     env = {k: v for k, v in os.environ.items()
            if k in PASS_ENV or k.startswith(("LC_", "COURSE_")) and k != "COURSE_DATA"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
@@ -52,6 +54,9 @@ def kernel_env(home: str, profile: str | None, marker: str) -> dict[str, str]:
     env.setdefault("PATH", "/usr/bin:/bin")
     if profile:
         env["COURSE_PROFILE"] = profile
+    if threads:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(name, str(threads))
     return env
 
 
@@ -120,7 +125,7 @@ def run_plan(plan: Plan, limits: Limits, profile: str | None = "ci", hide: list[
     try:
         cgroup = Cgroup(iso.cgroup, iso.cgroup_root, limits.memory_mb)
         home = isolation.make_home(iso, base, uid, _grader_data_cache())
-        env = kernel_env("/tmp" if iso.mode != "none" else str(home), profile, marker)
+        env = kernel_env("/tmp" if iso.mode != "none" else str(home), profile, marker, limits.threads)
         argv = [sys.executable, "-s", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         if iso.mode != "none":
             argv = isolation.prepare(iso, base, uid, isolation.hidden_paths(list(hide or [])),
