@@ -16,6 +16,9 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 TORCH_INDEX ?= auto
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 PROFILE ?= ci
+# make test runs this many pytest workers, one thread each, a file (or notebook) per worker at a time,
+# slowest files first (tests/conftest.py), so every core stays busy to the end.
+TEST_JOBS ?= auto
 SUBMISSIONS ?= submissions
 STAMP := $(VENV)/.installed
 # Jupyter refuses to run as root (containers, cloud boxes) unless told to.
@@ -23,11 +26,12 @@ LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: env lab test course exercises grade git-filter clean-notebooks colab ui-check
 
+# --no-compile: Python compiles each module when it is first imported, not all ~12k files up front.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	index="$$($(PYTHON) .ci/torch_index.py $(TORCH_INDEX) --cpu-index $(TORCH_CPU_INDEX))" && \
-		$(BIN)/python -m pip install $$index $(TORCH)
-	$(BIN)/python -m pip install -e ".[dev]"
+		$(BIN)/python -m pip install --no-compile $$index $(TORCH)
+	$(BIN)/python -m pip install --no-compile -e ".[dev]"
 	touch $(STAMP)
 
 # Notebooks are committed without outputs whatever Lab saved: a git clean filter strips them
@@ -49,8 +53,8 @@ lab: $(STAMP) git-filter
 
 test: $(STAMP) git-filter
 	$(BIN)/python -m course_lib.grading assign --check
-	COURSE_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
-		--ignore=tests/grading_fixtures --durations=15
+	COURSE_PROFILE=ci CLAIMS_STRICT=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
+		-n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder --ignore=tests/grading_fixtures --durations=15
 
 course: $(STAMP)
 	COURSE_PROFILE=$(PROFILE) $(BIN)/jupyter nbconvert --to notebook --execute \

@@ -138,7 +138,8 @@ def fake_data_server() -> Iterator[tuple[str, dict[str, str]]]:
 
 
 def environment(workdir: Path, base: str, sums: dict[str, str]) -> dict[str, str]:
-    """The kernel's environment: gpu profile shrunk, the sentinel device, a private cache, the startup file."""
+    """The kernel's environment: gpu profile shrunk, the sentinel device, a private cache, the startup file.
+    Claims are not strict: shrunk rows prove the code path, not the lessons."""
     ipython = workdir / "ipython"
     startup = ipython / "profile_default" / "startup"
     startup.mkdir(parents=True, exist_ok=True)
@@ -146,7 +147,7 @@ def environment(workdir: Path, base: str, sums: dict[str, str]) -> dict[str, str
     (workdir / "cache").mkdir(exist_ok=True)
     return {"COURSE_PROFILE": "gpu", "COURSE_SHRINK": "1", "COURSE_DEVICE": RUN_DEVICE,
             "COURSE_DATA": str(workdir / "cache"), "IPYTHONDIR": str(ipython), "MPLBACKEND": "Agg",
-            "SMOKE_BASE_URL": base, "SMOKE_SHA256": json.dumps(sums)}
+            "SMOKE_BASE_URL": base, "SMOKE_SHA256": json.dumps(sums), "CLAIMS_STRICT": "0"}
 
 
 def run_notebook(path: Path, workdir: Path, env: dict[str, str], timeout: int = 600) -> SmokeResult:

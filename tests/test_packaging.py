@@ -52,9 +52,9 @@ def test_jupyter_front_end_and_test_tools_are_the_dev_extra_that_make_installs()
     upgraded ipykernel/jupyter-client past Colab's pins (tests/test_colab_install.py checks those)."""
     tools = {"jupyterlab", "notebook", "nbval", "pytest", "ipykernel", "jupyter-client", "jupyter-server"}
     assert not _names(_pyproject_deps()) & tools
-    assert {"jupyterlab", "nbval", "pytest"} <= _names(_dev_extra())
+    assert {"jupyterlab", "nbval", "pytest", "pytest-xdist"} <= _names(_dev_extra())
     makefile = (REPO / "Makefile").read_text()
-    assert '$(BIN)/python -m pip install -e ".[dev]"' in makefile
+    assert '$(BIN)/python -m pip install --no-compile -e ".[dev]"' in makefile
 
 
 def _imported_modules() -> set[str]:
