@@ -117,8 +117,13 @@ def test_finetune_cv_and_time_layers(tok: WordPiece) -> None:
     ids[labels == 0, 1] = tok.encode("toad")[0]
     accs = bert.finetune_cv(lambda: _model(tok), ids, labels, folds=2, epochs=30, lr=3e-3, batch_size=10)
     assert len(accs) == 2 and sum(accs) / 2 >= 0.8    # chance is 0.5
-    t = bert.time_layers([8, 16], dim=16, batch=2, repeats=1)
+    t = bert.time_layers([8, 16], dim=16, batch=2, repeats=2, seconds=0.0)
     assert set(t) == {"self-attention", "LSTM", "convolution (k=3)"} and all(len(v) == 2 for v in t.values())
+    assert t.rounds == 2 and t.lengths == [8, 16] and all(s > 0 for v in t.values() for s in v)
+    import time
+    start = time.perf_counter()
+    t = bert.time_layers([8], dim=16, batch=2, repeats=1, seconds=0.3)   # rounds go on until 0.3 s passed
+    assert t.rounds >= 1 and time.perf_counter() - start >= 0.3
 
 
 def test_start_values(tok: WordPiece) -> None:
@@ -137,3 +142,46 @@ def test_polarity_sentences() -> None:
     sentences, labels = polarity_sentences()
     assert len(sentences) == len(labels) == 200 and sum(labels) == 100
     assert all(s and all(w.isalpha() and w == w.lower() for w in s) for s in sentences)
+
+
+def _timings(attention_power: float, lstm_power: float, lengths=(32, 128, 512)) -> "bert.LayerTimings":
+    secs = {"self-attention": [1e-6 * n ** attention_power for n in lengths],
+            "LSTM": [1e-5 * n ** lstm_power for n in lengths],
+            "convolution (k=3)": [2e-6 * n for n in lengths]}
+    return bert.LayerTimings(lengths, secs, rounds=7)
+
+
+def test_slopes_and_verdicts_follow_the_figures() -> None:
+    assert bert.loglog_slope([10, 100, 1000], [1, 100, 10_000]) == pytest.approx(2.0)
+    assert bert.loglog_slope([32, 64], [3.0, 3.0]) == pytest.approx(0.0)
+    lines = bert.timing_verdict(_timings(2.0, 1.0))
+    assert "best of 7 rounds" in lines[0] and "self-attention 2.00 | 2.00" in lines[0] and "LSTM 1.00 | 1.00" in lines[0]
+    assert lines[1].startswith("as the table predicts") and lines[2].startswith("as the table predicts")
+    flat = bert.timing_verdict(_timings(1.0, 1.6))        # what a loaded machine can print: no claim survives
+    assert flat[1].startswith("not in this run") and "slope 1.00 vs 1.60" in flat[1]
+    assert flat[2].startswith("not in this run") and "slope 1.60" in flat[2]
+    with pytest.raises(ValueError, match="two lengths"):
+        bert.timing_verdict(_timings(2.0, 1.0, lengths=(32,)))
+
+
+@pytest.mark.parametrize("attention_power, lengths", [(2.0, (32, 128, 512)), (2.0, (16, 32)), (3.5, (32, 128, 512, 1024)),
+                                                      (1.05, (32, 128, 512))])
+def test_timing_plot_has_readable_log_axes(attention_power, lengths) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = bert.plot_layer_timings(_timings(attention_power, 1.0, lengths))
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for axis in (ax.xaxis, ax.yaxis):
+        labels = [t for t in axis.get_ticklabels(which="both") if t.get_visible() and t.get_text()]
+        lo, hi = (ax.get_xlim() if axis is ax.xaxis else ax.get_ylim())
+        labels = [t for t in labels if lo <= (t.get_position()[0] if axis is ax.xaxis else t.get_position()[1]) <= hi]
+        assert len(labels) >= 2, f"fewer than two labelled ticks on the {axis.axis_name} axis"
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), \
+            f"overlapping tick labels on the {axis.axis_name} axis: {[t.get_text() for t in labels]}"
+    assert [t.get_text() for t in ax.xaxis.get_ticklabels()] == [str(n) for n in lengths]
+    plt.close(fig)

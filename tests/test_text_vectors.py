@@ -99,3 +99,109 @@ def test_extrinsic_features_and_cross_validation() -> None:
     assert extrinsic.bag_of_words(sentences).shape[0] == 200
     with pytest.raises(ValueError, match="too few"):
         extrinsic.cross_validated_accuracy(perfect[:10], y[:10])
+
+
+# A mixed-case vocabulary where the row-index scoring went wrong both ways: the best answer to
+# "man : king :: woman : ?" is 'Queen' (another casing of the expected word: right), and in
+# "man : king :: boy : ?" the best candidate is 'King' (a question word's other casing: never an answer).
+MIXED = {"king": [1.0, 1.0, 0.0], "queen": [0.8, 0.1, 1.0], "man": [0.0, 1.0, 0.0], "woman": [0.0, 0.0, 1.0],
+         "boy": [0.1, 1.0, 0.3], "prince": [1.0, 0.9, 0.5], "Queen": [1.0, 0.0, 1.0], "King": [1.1, 1.0, 0.3],
+         "apple": [-1.0, 0.2, -0.3], "KING": [0.9, 1.1, 0.2]}
+MIXED_QUESTIONS = ": family\nman king woman queen\nMAN King Woman QUEEN\nman king boy prince\n"
+
+
+def _keyed_vectors(words, vecs):
+    from gensim.models import KeyedVectors
+    kv = KeyedVectors(vector_size=len(vecs[0]))
+    kv.add_vectors(list(words), np.asarray(vecs, dtype=np.float32))
+    return kv
+
+
+def _gensim_sections(kv, path, restrict_vocab=300_000):
+    score, sections = kv.evaluate_word_analogies(str(path), restrict_vocab=restrict_vocab)
+    return score, {s["section"]: (len(s["correct"]), len(s["correct"]) + len(s["incorrect"])) for s in sections
+                   if s["section"] != "Total accuracy" and (s["correct"] or s["incorrect"])}
+
+
+def test_analogy_accuracy_is_case_insensitive_like_gensim(tmp_path) -> None:
+    path = tmp_path / "q.txt"
+    path.write_text(MIXED_QUESTIONS)
+    kv = _keyed_vectors(MIXED, list(MIXED.values()))
+    ours = vectors.analogy_accuracy(kv, path)
+    score, theirs = _gensim_sections(kv, path)
+    assert theirs == {"family": (3, 3)} and ours.sections == theirs and ours.accuracy() == pytest.approx(score)
+    # analogy() never answers with a casing of a question word either
+    assert vectors.analogy(kv, "man", "king", "boy")[0][0] == "prince"
+    assert not {"king", "man", "boy"} & {w.lower() for w, _ in vectors.analogy(kv, "man", "king", "boy", k=5)}
+
+
+@pytest.mark.parametrize("restrict_vocab", [300_000, 150, 60])
+def test_analogy_accuracy_matches_gensim_on_a_random_mixed_case_vocabulary(tmp_path, restrict_vocab) -> None:
+    # 120 words in 6 sections of analogies built to be nearly right, each word with up to one more
+    # casing (a noisy copy, placed later in the frequency order, sometimes before the word itself);
+    # at most 3 extra casings per question, so gensim's top-5 corner never applies.
+    rng = np.random.default_rng(0)
+    base = [f"w{i}" for i in range(120)]
+    vecs = {w: rng.normal(size=16) for w in base}
+    lines = []
+    for s in range(6):
+        lines.append(f": section-{s}")
+        offset = rng.normal(size=16)
+        pairs = [(base[20 * s + 2 * j], base[20 * s + 2 * j + 1]) for j in range(10)]
+        for x, y in pairs:
+            vecs[y] = vecs[x] + offset + 0.9 * rng.normal(size=16)
+        for (a, b), (c, d) in ((p, q) for p in pairs for q in pairs if p != q):
+            cased = [w.upper() if rng.random() < 0.2 else w for w in (a, b, c, d)]
+            lines.append(" ".join(cased))
+    lines.insert(3, "w1 w2 unknown w3")                             # skipped: a word outside the vocabulary
+    words, rows = [], []
+    for w in base:
+        variant = w.capitalize() if rng.random() < 0.5 else w.upper()
+        copy = vecs[w] + 0.3 * rng.normal(size=16)
+        order = [(w, vecs[w]), (variant, copy)] if rng.random() < 0.7 else [(variant, copy), (w, vecs[w])]
+        for word, vec in order[:1 + (rng.random() < 0.6)]:
+            words.append(word)
+            rows.append(vec)
+    perm = np.argsort(rng.random(len(words)) + np.arange(len(words)) / 40)   # shuffle locally: frequency-ish order
+    words, rows = [words[i] for i in perm], [rows[i] for i in perm]
+    path = tmp_path / "q.txt"
+    path.write_text("\n".join(lines) + "\n")
+    kv = _keyed_vectors(words, rows)
+    ours = vectors.analogy_accuracy(kv, path, restrict_vocab=restrict_vocab, batch=37)
+    score, theirs = _gensim_sections(kv, path, restrict_vocab)
+    assert ours.sections == theirs and ours.accuracy() == pytest.approx(score) and ours.answered > 50
+    assert 0 < ours.accuracy() < 1
+    if restrict_vocab < len(words):
+        assert ours.skipped > 1
+    # the row-index scoring of before (exact row of d, no other casings excluded) disagrees here
+    assert ours.sections != _row_index_accuracy(kv, path, restrict_vocab)
+
+
+def _row_index_accuracy(kv, path, restrict_vocab):
+    """The old evaluation: right only if the best row, question rows excluded, is d's first casing."""
+    wv = vectors.as_word_vectors(kv)
+    limit = min(restrict_vocab, len(wv))
+    ok = {}
+    for i in reversed(range(limit)):
+        ok[wv.words[i].lower()] = i
+    normed, out, section = wv.normed[:limit], {}, None
+    for line in path.read_text().splitlines():
+        if line.startswith(":"):
+            section = line[1:].strip()
+            continue
+        q = [ok.get(w.lower()) for w in line.split()]
+        if None in q:
+            continue
+        scores = normed @ (normed[q[1]] - normed[q[0]] + normed[q[2]])
+        scores[q[:3]] = -float("inf")
+        right, n = out.get(section, (0, 0))
+        out[section] = (right + int(scores.argmax() == q[3]), n + 1)
+    return out
+
+
+def test_restrict_is_the_old_name_of_restrict_vocab(tmp_path) -> None:
+    path = tmp_path / "q.txt"
+    path.write_text(MIXED_QUESTIONS)
+    kv = _keyed_vectors(MIXED, list(MIXED.values()))
+    old, new = vectors.analogy_accuracy(kv, path, restrict=4), vectors.analogy_accuracy(kv, path, restrict_vocab=4)
+    assert old == new and new.skipped == 1 and new.sections == _gensim_sections(kv, path, 4)[1] == {"family": (2, 2)}

@@ -13,6 +13,7 @@ instead of ten fixed copies; and the MLM head scores only the chosen positions, 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -348,10 +349,23 @@ def finetune_cv(make_bert, ids: torch.Tensor, labels: torch.Tensor, *, folds: in
 
 # ---- Why attention: its cost beside a recurrent and a convolutional layer ---------------------------
 
-def time_layers(lengths: Sequence[int], *, dim: int = 64, batch: int = 8, repeats: int = 3,
-                seed: int = 0) -> dict[str, list[float]]:
-    """Seconds (best of `repeats`) for forward + backward of one self-attention, LSTM and conv layer
-    (kernel 3) of width `dim` on random (batch, n, dim) inputs, for each length n in `lengths`."""
+class LayerTimings(dict):
+    """{layer name: [seconds per length]}, the best (minimum) over `rounds` rounds of timing."""
+
+    def __init__(self, lengths: Sequence[int], seconds: dict[str, list[float]], rounds: int) -> None:
+        super().__init__(seconds)
+        self.lengths, self.rounds = list(lengths), rounds
+
+
+def time_layers(lengths: Sequence[int], *, dim: int = 64, batch: int = 8, repeats: int = 5,
+                seconds: float = 3.0, max_rounds: int = 100, seed: int = 0) -> LayerTimings:
+    """Seconds for forward + backward of one self-attention, LSTM and conv layer (kernel 3) of width
+    `dim` on random (batch, n, dim) inputs, for each length n in `lengths`: the best of several rounds.
+
+    Made to survive a busy machine: each round times every layer at every length once, in turn, so a
+    burst of load spoils one round rather than one length; rounds go on until at least `repeats` of
+    them and `seconds` of timing are done (at most `max_rounds`), and the minimum of each is kept,
+    since other work can only add time. The result's `.rounds` says how many rounds were run."""
     import time
 
     torch.manual_seed(seed)
@@ -361,15 +375,85 @@ def time_layers(lengths: Sequence[int], *, dim: int = 64, batch: int = 8, repeat
     layers = {"self-attention": lambda x: attn(x, torch.ones(x.shape[:2], dtype=torch.bool)),
               "LSTM": lambda x: lstm(x)[0],
               "convolution (k=3)": lambda x: conv(x.transpose(1, 2)).transpose(1, 2)}
-    out: dict[str, list[float]] = {name: [] for name in layers}
-    for n in lengths:
-        x = torch.randn(batch, n, dim, requires_grad=True)
-        for name, layer in layers.items():
+    inputs = [torch.randn(batch, n, dim, requires_grad=True) for n in lengths]
+    for x in inputs:
+        for layer in layers.values():
             layer(x).sum().backward()                         # warm-up: the first call pays set-up costs
-            best = float("inf")
-            for _ in range(repeats):
-                start = time.perf_counter()
+    best = {name: [float("inf")] * len(inputs) for name in layers}
+    start, rounds = time.perf_counter(), 0
+    while rounds < max_rounds and (rounds < repeats or time.perf_counter() - start < seconds):
+        for i, x in enumerate(inputs):
+            for name, layer in layers.items():
+                t0 = time.perf_counter()
                 layer(x).sum().backward()
-                best = min(best, time.perf_counter() - start)
-            out[name].append(best)
-    return out
+                best[name][i] = min(best[name][i], time.perf_counter() - t0)
+        rounds += 1
+    return LayerTimings(lengths, best, rounds)
+
+
+def loglog_slope(lengths: Sequence[int], secs: Sequence[float]) -> float:
+    """Least-squares slope of log(seconds) against log(n): p where the time grows like n^p."""
+    x, y = [math.log(n) for n in lengths], [math.log(t) for t in secs]
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    return sum((a - mx) * (b - my) for a, b in zip(x, y)) / sum((a - mx) ** 2 for a in x)
+
+
+def timing_verdict(timings: LayerTimings, *, margin: float = 0.2) -> list[str]:
+    """The slopes this run measured and what they say about Table 1, as printable lines.
+
+    Per layer: the slope fitted over every length and the slope of the last step (the two largest
+    lengths, where attention's n x n scores weigh most). Then two verdicts, each "as the table
+    predicts" or "not in this run": attention's last-step slope exceeds the LSTM's by more than
+    `margin`; the LSTM's overall slope is within 1 +- 0.25 (linear in n)."""
+    n = timings.lengths
+    if len(n) < 2:
+        raise ValueError("need at least two lengths to measure a slope")
+    fit = {name: loglog_slope(n, s) for name, s in timings.items()}
+    last = {name: loglog_slope(n[-2:], s[-2:]) for name, s in timings.items()}
+    lines = [f"log-log slope (fit over n={n[0]}..{n[-1]} | last step n={n[-2]}->{n[-1]}), best of "
+             f"{timings.rounds} rounds: " + ", ".join(f"{name} {fit[name]:.2f} | {last[name]:.2f}" for name in fit)]
+    a, r = last["self-attention"], last["LSTM"]
+    if a > r + margin:
+        lines.append(f"as the table predicts: at the largest lengths self-attention's time grows faster than "
+                     f"the LSTM's (slope {a:.2f} vs {r:.2f}; n^2 vs n)")
+    else:
+        lines.append(f"not in this run: at the largest lengths self-attention's time grows no faster than "
+                     f"the LSTM's (slope {a:.2f} vs {r:.2f}; Table 1 predicts n^2 vs n)")
+    s = fit["LSTM"]
+    lines.append(f"{'as the table predicts' if abs(s - 1) <= 0.25 else 'not in this run'}: the LSTM's time grows "
+                 f"{'about linearly' if abs(s - 1) <= 0.25 else 'other than linearly'} in n (slope {s:.2f}; "
+                 "n sequential steps)")
+    return lines
+
+
+def plot_layer_timings(timings: LayerTimings, ax=None):
+    """Log-log plot of `time_layers`' result in milliseconds, ticks at the timed lengths, readable
+    labels (no minor-tick labels), and dashed guides of slope 1 and 2; returns the axes."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+    if ax is None:
+        ax = plt.subplots(figsize=(6, 4))[1]
+    n = timings.lengths
+    ms = {name: [1e3 * t for t in secs] for name, secs in timings.items()}
+    for name, values in ms.items():
+        ax.plot(n, values, "o-", label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    lo, hi = min(min(v) for v in ms.values()) / 1.5, max(max(v) for v in ms.values()) * 1.5
+    start = sorted(v[0] for v in ms.values())[len(ms) // 2]          # the guides start at the middle layer
+    for p, style in ((1, ":"), (2, "--")):
+        ax.plot([n[0], n[-1]], [start, start * (n[-1] / n[0]) ** p], style, color="0.55", lw=1,
+                label=f"guide: slope {p} (time ∝ n{'²' if p == 2 else ''})")
+    ax.set_ylim(lo, hi)                                               # guides clipped to the data's range
+    ax.xaxis.set_major_locator(FixedLocator(n))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    decades = math.log10(hi / lo)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0,) if decades > 3 else (1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set(xlabel="sequence length n (log scale)", ylabel="milliseconds, forward + backward (log scale)",
+           title=f"one layer, best of {timings.rounds} rounds")
+    ax.legend(fontsize="small", loc="upper left")
+    return ax

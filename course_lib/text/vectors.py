@@ -2,9 +2,12 @@
 
 - nearest neighbours by cosine similarity;
 - analogies a : b :: c : ? by 3CosAdd (Mikolov et al. 2013) and 3CosMul (Levy & Goldberg 2014),
-  always excluding the three question words from the answers;
-- accuracy on Mikolov's questions-words.txt, per section, with gensim's conventions (case folded,
-  questions with a word outside the first `restrict` words skipped and counted);
+  always excluding the three question words, in every casing, from the answers;
+- accuracy on Mikolov's questions-words.txt, per section, with the conventions of gensim's
+  `KeyedVectors.evaluate_word_analogies` (case_insensitive=True): words compared case-insensitively
+  (folded with str.upper, as gensim does; a folded word's vector is that of its first, i.e. most
+  frequent, casing), the question words never answers in any casing, only the first `restrict_vocab`
+  words searched, and questions with a word outside them skipped and counted;
 - Spearman correlation with human judgements on WordSim353 and SimLex-999.
 """
 from __future__ import annotations
@@ -47,6 +50,13 @@ class WordVectors:
                            "min_count in the training corpus or never seen; pick another word")
         return self.index[word]
 
+    @property
+    def folded(self) -> list[str]:
+        """Every word case-folded (as gensim folds: str.upper), computed once."""
+        if getattr(self, "_folded", None) is None:
+            self._folded = [_fold(w) for w in self.words]
+        return self._folded
+
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of two words."""
         return float(self.normed[self.row(a)] @ self.normed[self.row(b)])
@@ -73,12 +83,39 @@ def neighbours(vectors, word: str, k: int = 8) -> list[tuple[str, float]]:
     return [(wv.words[i], float(s)) for s, i in zip(top.values, top.indices)]
 
 
-def _lowercase_rows(wv: WordVectors, limit: int) -> dict[str, int]:
-    """Lower-cased word -> row over the first `limit` words; the commonest casing wins, as in gensim."""
+def _fold(word: str) -> str:
+    """A word's case-folded form: str.upper, as gensim's case_insensitive=True (so 'King' == 'KING' == 'king')."""
+    return word.upper()
+
+
+def _folded_rows(wv: WordVectors, limit: int) -> dict[str, int]:
+    """Folded word -> row over the first `limit` words; the first (commonest) casing wins, as in gensim."""
     rows = {}
+    folded = wv.folded
     for i in reversed(range(limit)):
-        rows[wv.words[i].lower()] = i
+        rows[folded[i]] = i
     return rows
+
+
+def _casing_groups(wv: WordVectors, rows: dict[str, int], limit: int) -> torch.Tensor:
+    """(limit,) for every row, the row of its folded word's first casing: rows i, j are one word iff equal."""
+    return torch.tensor([rows[w] for w in wv.folded[:limit]], dtype=torch.long)
+
+
+def _best_not_asked(scores: torch.Tensor, group: torch.Tensor, asked: torch.Tensor) -> torch.Tensor:
+    """(Q,) the best-scoring row of each question whose casing group is none of its asked groups (Q, 3).
+
+    The asked rows themselves are already -inf; another casing of a question word ('King' for 'king')
+    is removed here, one at a time, only where it is what would be answered (rare, so cheap)."""
+    pred = scores.argmax(1)
+    while True:
+        clash = (group[pred].unsqueeze(1) == asked).any(1)
+        clash &= torch.isfinite(scores.gather(1, pred.unsqueeze(1)).squeeze(1))   # nothing left to try
+        if not clash.any():
+            return pred
+        q = clash.nonzero().squeeze(1)
+        scores[q, pred[q]] = -float("inf")
+        pred[q] = scores[q].argmax(1)
 
 
 def _analogy_scores(normed: torch.Tensor, a, b, c, method: str) -> torch.Tensor:
@@ -92,12 +129,16 @@ def _analogy_scores(normed: torch.Tensor, a, b, c, method: str) -> torch.Tensor:
 
 
 def analogy(vectors, a: str, b: str, c: str, *, method: str = "add", k: int = 1) -> list[tuple[str, float]]:
-    """Answer a : b :: c : ? (e.g. man : king :: woman : ?); the words a, b, c are never answers."""
+    """Answer a : b :: c : ? (e.g. man : king :: woman : ?); a, b, c are never answers, in any casing.
+
+    The question words are looked up exactly as written (their own vectors); answers are every word
+    except the three and their other casings ('King', 'KING' for 'king'), so up to k of them."""
     wv = as_word_vectors(vectors)
     rows = [wv.row(w) for w in (a, b, c)]                           # KeyError for an out-of-vocabulary word
     scores = _analogy_scores(wv.normed, *([r] for r in rows), method)[0]   # (V,)
-    scores[rows] = -float("inf")
-    top = scores.topk(min(k, len(wv) - 3))
+    asked = {_fold(w) for w in (a, b, c)}
+    scores[[i for i, w in enumerate(wv.folded) if w in asked]] = -float("inf")
+    top = scores.topk(min(k, int(torch.isfinite(scores).sum())))
     return [(wv.words[i], float(s)) for s, i in zip(top.values, top.indices)]
 
 
@@ -106,7 +147,7 @@ class AnalogyResult:
     """Accuracy per section of questions-words.txt over the questions whose four words are known."""
 
     sections: dict[str, tuple[int, int]] = field(default_factory=dict)   # name -> (correct, answered)
-    skipped: int = 0              # questions with a word outside the vocabulary (or `restrict`)
+    skipped: int = 0              # questions with a word outside the first `restrict_vocab` words
 
     def accuracy(self, which: str = "all") -> float:
         """Accuracy over 'all', 'semantic', 'syntactic' (gram* sections) or one section; nan if none answered."""
@@ -123,27 +164,42 @@ class AnalogyResult:
 
 
 def analogy_accuracy(vectors, path: str | Path | None = None, *, method: str = "add",
-                     restrict: int = 300_000, batch: int = 256) -> AnalogyResult:
-    """Accuracy on questions-words.txt (default: gensim's copy); case folded, the question words excluded."""
+                     restrict_vocab: int = 300_000, batch: int = 256, restrict: int | None = None) -> AnalogyResult:
+    """Accuracy on questions-words.txt (default: gensim's copy) by gensim's conventions.
+
+    As `KeyedVectors.evaluate_word_analogies(path, restrict_vocab)` with its default
+    case_insensitive=True: every word is folded with str.upper, and a folded word's vector is that of
+    its first casing among the first `restrict_vocab` words; a question with a word that does not fold
+    to one of them is skipped (counted in `skipped`); the answer is searched among those words only,
+    never one of the three question words in any casing, and it is right when it folds to the
+    expected word ('Queen' answers 'queen'). method='add' gives gensim's figures (3CosAdd, its only
+    method); 'mul' is 3CosMul under the same conventions. `restrict` is the old name of
+    `restrict_vocab`. One corner differs on purpose: gensim looks for a non-question word only among
+    its 5 best candidates and counts the question wrong if all 5 are casings of question words;
+    here the search continues (both agree unless a vocabulary holds more than 5 such casings)."""
     wv = as_word_vectors(vectors)
+    if restrict is not None:
+        restrict_vocab = restrict
     if path is None:
         from ..data import analogy_path
         path = analogy_path()
-    limit = min(restrict, len(wv))
-    ok = _lowercase_rows(wv, limit)
+    limit = min(restrict_vocab, len(wv))
+    ok = _folded_rows(wv, limit)
+    group = _casing_groups(wv, ok, limit)
     normed = wv.normed[:limit]
     result, section, questions = AnalogyResult(), None, []
 
     def flush() -> None:
         if section is None or not questions:
             return
-        q = torch.tensor(questions)                                   # (Q, 4) rows of a, b, c, d
+        q = torch.tensor(questions)                                   # (Q, 4) rows of a, b, c, d (first casings)
         correct = 0
         for lo in range(0, len(q), batch):
             qb = q[lo:lo + batch]
             scores = _analogy_scores(normed, qb[:, 0], qb[:, 1], qb[:, 2], method)   # (Qb, V')
             scores.scatter_(1, qb[:, :3], -float("inf"))              # never answer with a question word
-            correct += int((scores.argmax(1) == qb[:, 3]).sum())
+            pred = _best_not_asked(scores, group, qb[:, :3])          # ... nor with another casing of one
+            correct += int((group[pred] == qb[:, 3]).sum())           # any casing of d is right
         result.sections[section] = (correct, len(q))
 
     for line in Path(path).read_text(encoding="utf-8").splitlines():
@@ -151,7 +207,7 @@ def analogy_accuracy(vectors, path: str | Path | None = None, *, method: str = "
             flush()
             section, questions = line[1:].strip(), []
             continue
-        words = line.lower().split()
+        words = [_fold(w) for w in line.split()]
         if len(words) != 4:
             continue
         if all(w in ok for w in words):
@@ -191,16 +247,16 @@ def similarity_spearman(vectors, path: str | Path) -> SimilarityResult:
     from scipy.stats import spearmanr
 
     wv = as_word_vectors(vectors)
-    lower = _lowercase_rows(wv, len(wv))
+    folded = _folded_rows(wv, len(wv))
     ours, human, total = [], [], 0
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         parts = line.strip().split("\t")
         if line.startswith("#") or len(parts) != 3:
             continue
         total += 1
-        a, b = parts[0].lower(), parts[1].lower()
-        if a in lower and b in lower:
-            ours.append(float(wv.normed[lower[a]] @ wv.normed[lower[b]]))
+        a, b = _fold(parts[0]), _fold(parts[1])
+        if a in folded and b in folded:
+            ours.append(float(wv.normed[folded[a]] @ wv.normed[folded[b]]))
             human.append(float(parts[2]))
     if total == 0:
         raise ValueError(f"{path} holds no 'word1<TAB>word2<TAB>score' lines")
