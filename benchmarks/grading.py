@@ -9,6 +9,9 @@ this machine allows (jail: uid, namespaces, cgroup), so the cost of isolation is
 
     python benchmarks/grading.py                 # 20 copies of the tiny fixture
     python benchmarks/grading.py --real 2        # plus 2 copies of each solutions/ notebook (ci)
+
+It also grades the fault suite's batch (tests/test_grading_faults.py) once and reports
+"fault_cases" (its submissions) and "fault_cases_won" (attack rows that won; must be 0).
 """
 from __future__ import annotations
 
@@ -85,12 +88,27 @@ def bench(source: Path, copies: int, profile: str | None, jobs: int, figures: di
                               "overhead_isolated_s": round(jailed - reference, 2)}
 
 
-def fault_cases() -> int:
-    """How many submissions the fault suite (tests/test_grading_faults.py) grades in its batch here."""
+def _fault_suite():
     spec = importlib.util.spec_from_file_location("grading_faults", REPO / "tests" / "test_grading_faults.py")
     suite = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(suite)
-    return len(suite.cases(Path("out"), Path("home"), Path("subs")))
+    return suite
+
+
+def fault_cases() -> int:
+    """How many submissions the fault suite (tests/test_grading_faults.py) grades in its batch here."""
+    return len(_fault_suite().cases(Path("out"), Path("home"), Path("subs")))
+
+
+def fault_cases_won() -> list[str]:
+    """Grade the fault suite's batch once; the attack rows that won (scored above blank, changed
+    another row, or got what they were after). Must be []."""
+    suite = _fault_suite()
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        won = suite.won(suite.run_batch(Path(tmp)))
+    print(f"fault suite: one batch in {time.perf_counter() - t0:.0f} s; attacks that won: {won or 'none'}")
+    return won
 
 
 def main() -> None:
@@ -99,10 +117,13 @@ def main() -> None:
     p.add_argument("--copies", type=int, default=20)
     p.add_argument("--real", type=int, default=0, help="also grade N copies of each solutions/ notebook")
     p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--no-faults", action="store_true", help="skip grading the fault suite (fault_cases_won)")
     args = p.parse_args()
     print(f"[grading benchmark] {os.cpu_count()} CPU cores, python {sys.version.split()[0]}")
     print(isolation.probe().describe())
     figures: dict = {"fault_cases": fault_cases()}
+    if not args.no_faults:
+        figures["fault_cases_won"] = len(fault_cases_won())
     bench(TINY, args.copies, None, args.jobs, figures)
     if args.real:
         os.environ["COURSE_PROFILE"] = "ci"  # the plain reference run reads it from the environment

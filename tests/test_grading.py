@@ -82,6 +82,24 @@ def test_validate_runs_visible_tests_only(tmp_path: Path, capsys) -> None:
     assert "PASS test_square" in out and "FAIL test_mean" in out and "test_square_hidden" in out
 
 
+# Issue 17's first row: answers that are the library's own implementation, statically visible (an
+# import, importlib, __import__, the module's source) or not (getattr on a module a locked cell
+# imported, inside the answer's body): each must score what the blank exercise scores.
+LIBRARY_ANSWERS = {
+    "00_pretext_warmup": {"rotate_batch": "from course_lib.vision.pretext import rotate_batch"},
+    "01_negative_sampling": {"negative_sampling_loss": "negative_sampling_loss = getattr(word2vec, 'ns' + '_loss')"},
+    "03_masking": {"mask_tokens": "mask_tokens = getattr(bert, 'mask' + '_tokens')"},
+    "05_pretext_tasks": {"masked_l2": "from course_lib.vision import inpainting\nmasked_l2 = inpainting.masked_l2",
+                         "sample_pairs": "def sample_pairs(x, patch, gap, jitter, generator=None):\n"
+                                         "    f = getattr(patches, 'relative_position' + '_pairs')\n"
+                                         "    return f(x, patch=patch, gap=gap, jitter=jitter, generator=generator)"},
+    "07_nt_xent": {"nt_xent": "import inspect, course_lib.vision.simclr as m\nexec(inspect.getsource(m))"},
+    "08_momentum_targets": {
+        "momentum_update": "import importlib\nmomentum_update = importlib.import_module('course_lib.vision.moco').momentum_update",
+        "byol_loss": "byol_loss = __import__('course_lib.vision.byol', fromlist=['x']).byol_loss"},
+}
+
+
 @pytest.fixture(scope="module")
 def real_batch(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("real")
@@ -89,6 +107,13 @@ def real_batch(tmp_path_factory: pytest.TempPathFactory):
         (root / "subs" / student).mkdir(parents=True)
         for path in (REPO / folder).glob("*.ipynb"):
             shutil.copy(path, root / "subs" / student / path.name)
+    (root / "subs" / "library").mkdir()
+    for name, answers in LIBRARY_ANSWERS.items():
+        nb = nbio.read_notebook(REPO / "exercises" / f"{name}.ipynb")
+        for cell in nb["cells"]:
+            if nbio.grade_id(cell) in answers:
+                cell["source"] = answers[nbio.grade_id(cell)]
+        (root / "subs" / "library" / f"{name}.ipynb").write_text(json.dumps(nb))
     results = autograde(root / "subs", root / "out", REPO / "solutions", Limits(120, 300, 6000),
                         profile="ci", jobs=2)
     return {(g.student_id, g.assignment): g for g in results}, root / "out"
@@ -99,6 +124,16 @@ def test_solutions_get_full_marks(real_batch) -> None:
     for (student, assignment), g in results.items():
         if student == "solution":
             assert g.max_score > 0 and g.score == g.max_score, (assignment, g.problem, g.tests)
+
+
+def test_the_library_does_not_answer_the_exercises(real_batch) -> None:
+    results, out = real_batch
+    for name, answers in LIBRARY_ANSWERS.items():
+        g = results[("library", name)]
+        assert g.score == results[("blank", name)].score == 0, (name, g.tests, g.notes)
+        if name in ("00_pretext_warmup", "07_nt_xent", "08_momentum_targets"):   # refused before they run
+            feedback = (out / "feedback" / "library" / f"{name}.md").read_text()
+            assert "write this yourself" in feedback, name
 
 
 def test_blank_exercises_get_zero_with_every_test_reported(real_batch) -> None:
@@ -112,7 +147,7 @@ def test_blank_exercises_get_zero_with_every_test_reported(real_batch) -> None:
         feedback = (out / "feedback" / "blank" / f"{assignment}.md").read_text()
         assert all(f"`{t}" in feedback for t in test_ids)
     rows = list(csv.DictReader((out / "gradebook.csv").open()))
-    assert {r["student_id"] for r in rows} == {"solution", "blank"}
+    assert {r["student_id"] for r in rows} == {"solution", "blank", "library"}
 
 
 def test_got_values_split_and_compare() -> None:
@@ -186,3 +221,56 @@ def test_a_solution_that_fails_its_reference_run_stops_loudly_after_the_others(t
     state = json.loads((tmp_path / "out" / "state.json").read_text())["entries"]
     assert state["ann/good"]["graded"]["tests"] and "ann/broken" not in state
     assert sum(t["score"] for t in state["ann/good"]["graded"]["tests"]) == 5
+
+
+def test_a_test_cell_without_got_values_fails_assign_unless_it_opts_in(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "solutions"
+    source.mkdir()
+    (source / "tiny.ipynb").write_text(json.dumps(_plain(nbio.read_notebook(TINY / "tiny.ipynb"))))
+    assert cli.main(["assign", "--check", "--source", str(source), "--dest", str(tmp_path / "ex")]) == 1
+    out = capsys.readouterr().out
+    assert "test_square, test_square_hidden, test_mean compute no got* values" in out and "kernel-verdict" in out
+    nb = _plain(nbio.read_notebook(TINY / "tiny.ipynb"))
+    for cell in nb["cells"]:
+        if nbio.role(cell) == "test":
+            cell["source"] = "# grader: kernel-verdict\n" + nbio.source_text(cell)
+    (source / "tiny.ipynb").write_text(json.dumps(nb))
+    assert cli.main(["assign", "--source", str(source), "--dest", str(tmp_path / "ex")]) == 0
+
+
+def test_the_library_gate_and_the_cell_reader() -> None:
+    """In-process: the gate refuses callers outside course_lib and serves the library's own code;
+    the reader refuses cells that could rebuild the library's version."""
+    import torch
+
+    from course_lib.grading import shadow
+    from course_lib.vision import moco, pretext
+    from course_lib.vision.pretext import rotate_batch as early_alias
+    paths = ["course_lib.vision.pretext.rotate_batch", "course_lib.vision.moco.momentum_update"]
+    saved = {p: (shadow._resolve(p), None) for p in paths}
+    codes = {}
+    for p, (fn, _) in saved.items():
+        while hasattr(fn, "__wrapped__"):
+            fn = fn.__wrapped__
+        codes[p] = (fn, fn.__code__)
+    try:
+        assert shadow.install(paths) == paths
+        with pytest.raises(NotImplementedError, match="write this yourself"):
+            early_alias(torch.zeros(1, 1, 2, 2))
+        with pytest.raises(NotImplementedError, match="write this yourself"):
+            moco.momentum_update(torch.nn.Linear(1, 1), torch.nn.Linear(1, 1), 0.5)   # through torch.no_grad
+        enc = torch.nn.Flatten()
+        enc.dim = 4
+        assert pretext.RotationNet(enc).loss(torch.rand(2, 1, 2, 2)).dim() == 0         # the library's own use
+    finally:
+        for p, (fn, code) in codes.items():
+            fn.__code__ = code
+            shadow._REAL.pop(id(fn), None)
+    read = lambda code: shadow.delegation(code, paths)   # noqa: E731
+    assert read("def rotate_batch(x):\n    return torch.cat([x, x]), None") is None
+    assert read("from course_lib.vision.pretext import rotate_batch as r") is not None
+    assert read("def rotate_batch(x):\n    return pretext.rotate_batch(x)") is not None
+    assert read("import importlib\nm = importlib.reload(pretext)") is not None
+    assert read("exec(open(pretext.__file__).read())") is not None
+    assert read("!cat /work/course_lib/vision/pretext.py") is not None
+    assert read("x = getattr(pretext, 'rotate' + '_batch')") is None   # this one the gate catches

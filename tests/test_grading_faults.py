@@ -49,6 +49,34 @@ WORKER_PY = REPO / "course_lib" / "grading" / "worker.py"
 PWNED = [REPO / "course_lib" / "grading" / "_pwned.py", REPO / "course_lib" / "_pwned.pth"]
 STUBS = "def square(x):\n    raise NotImplementedError()\n"
 GRADER_BUG = "grader_bug"     # a submission on which the grader itself raises
+# A kernel message far above the worker's cap (three 60 MB frames).
+FLOOD = ("ip = get_ipython()\nfor _ in range(3):\n    ip.kernel.session.send(ip.kernel.iopub_socket, 'stream', "
+         "{'name': 'stdout', 'text': 'x'}, parent=ip.kernel.get_parent('shell'), buffers=[b'x' * 60_000_000])\n")
+# Subscribe to every other kernel's iopub this kernel can reach (TCP on 127.0.0.1, unix sockets) for 3 s.
+NEIGHBOUR = (
+    "import zmq, time, pathlib\nfrom ipykernel.connect import get_connection_info\nme = get_connection_info(unpack=True)\n"
+    "mine = {me['iopub_port'], me['shell_port'], me['control_port'], me['stdin_port'], me['hb_port']}\nends = []\n"
+    "for f in ('/proc/net/tcp', '/proc/net/tcp6'):\n    try:\n        for line in pathlib.Path(f).read_text().splitlines()[1:]:\n"
+    "            local, state = line.split()[1], line.split()[3]\n            port = int(local.split(':')[1], 16)\n"
+    "            if state == '0A' and port not in mine:\n                ends.append(f'tcp://127.0.0.1:{port}')\n"
+    "    except OSError:\n        pass\n"
+    "for line in pathlib.Path('/proc/net/unix').read_text().splitlines()[1:]:\n    parts = line.split()\n"
+    "    if len(parts) > 7 and parts[7].startswith('/') and not parts[7].startswith(me['ip']):\n        ends.append('ipc://' + parts[7])\n"
+    "ctx, heard = zmq.Context(), []\nsubs = []\nfor e in ends:\n    s = ctx.socket(zmq.SUB)\n    s.setsockopt(zmq.SUBSCRIBE, b'')\n"
+    "    s.setsockopt(zmq.LINGER, 0)\n    s.connect(e)\n    subs.append((e, s))\nend = time.time() + 3\n"
+    "while time.time() < end and not heard:\n    for e, s in subs:\n        if s.poll(50):\n            heard.append(e)\n"
+    "for e, s in subs:\n    s.close()\nif heard:\n    raise RuntimeError('LEAKED a neighbour kernel iopub at ' + ', '.join(heard))\n")
+# SysV shared memory, message queue, semaphore and a POSIX message queue under fixed keys: made by one
+# submission, looked for by a later one (and by the test, on the host, after the batch).
+IPC_KEY, MQ_NAME = 0x5EC12E7, "/grader-leak-7c1e"
+IPC = (
+    "import ctypes, ctypes.util, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+    "rt = ctypes.CDLL(ctypes.util.find_library('rt') or None, use_errno=True)\n"
+    f"KEY, MQ = {IPC_KEY}, {MQ_NAME!r}.encode()\n"
+    "def make():\n    libc.shmget(KEY, 4096, 0o1666)\n    libc.msgget(KEY, 0o1666)\n    libc.semget(KEY, 1, 0o1666)\n"
+    "    rt.mq_open(MQ, os.O_CREAT | os.O_RDWR, 0o666, None)\n"
+    "def look():\n    found = [n for n, r in (('shm', libc.shmget(KEY, 0, 0)), ('msg', libc.msgget(KEY, 0)),"
+    " ('sem', libc.semget(KEY, 0, 0)), ('mqueue', rt.mq_open(MQ, os.O_RDONLY))) if r >= 0]\n    return found\n")
 
 
 def _nb(base: dict = SOLUTION, **answers: str) -> dict:
@@ -111,8 +139,9 @@ def _meta(nb: dict, metadata: dict) -> dict:
     return nb
 
 
-def cases(out: Path, home: Path, subs: Path) -> dict[str, tuple[object, float]]:
-    """{student_id: (notebook dict, raw bytes or a function that makes the student's folder, expected score)}."""
+def cases(out: Path, home: Path, subs: Path, port: int = 0, other: Path = Path("other")) -> dict[str, tuple[object, float]]:
+    """{student_id: (notebook dict, raw bytes or a function that makes the student's folder, expected score)}.
+    port: a listener on the host's 127.0.0.1 that serves the solution; other: another checkout's folder."""
     hostile_out = f"{str(out)!r}"
     return {
         "full_marks": (SOLUTION, 5),
@@ -174,11 +203,12 @@ def cases(out: Path, home: Path, subs: Path) -> dict[str, tuple[object, float]]:
             "(d / '00-poison.py').write_text('def square(x): return x*x\\ndef mean(xs): return sum(xs)/len(xs)\\n')\n"
             "def square(x):\n    raise NotImplementedError()")), 0),
         "zz_blank_after_poison": (BLANK, 0),
-        **attacks(out, subs, home),
+        "atk_message_flood": (_nb(BLANK, square=FLOOD + STUBS), 0),
+        **attacks(out, subs, home, port, other),
     }
 
 
-def attacks(out: Path, subs: Path, home: Path) -> dict[str, tuple[object, float]]:
+def attacks(out: Path, subs: Path, home: Path, port: int = 0, other: Path = Path("other")) -> dict[str, tuple[object, float]]:
     """The issue's attack table, one submission per row (plus the fairness rows)."""
     rows = {
         "atk_patched_comparisons": (_nb(BLANK, square=(
@@ -269,7 +299,27 @@ def attacks(out: Path, subs: Path, home: Path) -> dict[str, tuple[object, float]
             f": {DAEMON}\"\n"
             "subprocess.Popen(['env', '-i', 'sh', '-c', cmd], start_new_session=True, stdin=subprocess.DEVNULL,"
             " stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n" + STUBS)), 0),
+        "atk_network_fetch": (_nb(BLANK, square=(
+            "import json, urllib.request\ntry:\n"
+            f"    nb = json.loads(urllib.request.urlopen('http://127.0.0.1:{port}/tiny.ipynb', timeout=3).read())\n"
+            "    for c in nb['cells']:\n        if c['metadata'].get('nbgrader', {}).get('solution'):\n"
+            "            exec(''.join(c['source']))\n"
+            "    raise RuntimeError('LEAKED the solution over the network')\nexcept OSError:\n    pass\n" + STUBS)), 0),
+        "atk_other_checkout": (_nb(BLANK, square=(
+            "import json, pathlib\n" + STUBS + "for p in [pathlib.Path(" + repr(str(other)) + ") / 'solutions' / 'tiny.ipynb']:\n"
+            "    try:\n        nb = json.loads(p.read_text())\n    except OSError:\n        continue\n"
+            "    for c in nb['cells']:\n        if c['metadata'].get('nbgrader', {}).get('solution'):\n"
+            "            exec(''.join(c['source']))\n"
+            "    raise RuntimeError('LEAKED another checkout')\n")), 0),
+        "atk_neighbour_iopub": (_nb(BLANK, square=NEIGHBOUR + STUBS), 0),
+        "atk_leaves_ipc": (_nb(BLANK, square=IPC + "make()\n" + STUBS), 0),
+        "atk_fork_bomb": (_nb(BLANK, square=(
+            "import os, time\nkids = 0\ntry:\n    for _ in range(3000):\n        if os.fork() == 0:\n"
+            "            time.sleep(600)\n            os._exit(0)\n        kids += 1\nexcept OSError:\n    pass\n"
+            "print(kids, 'processes')\n" + STUBS)), 0),
         "zz_blank_after_attacks": (BLANK, 0),
+        "zz_reads_ipc_after": (_nb(BLANK, square=IPC + "found = look()\nif found:\n"
+                                                 "    raise RuntimeError('LEAKED ' + ', '.join(found))\n" + STUBS), 0),
     }
 
 
@@ -321,14 +371,48 @@ def _loop_cell(nb: dict) -> dict:
     return nb
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("faults")
+class _Listener:
+    """An HTTP server on the host's 127.0.0.1 serving the solution; counts the requests it got."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                listener.hits += 1
+                body = (SOURCE / "tiny.ipynb").read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.hits = 0
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def run_batch(root: Path) -> dict:
+    """Grade every case as one batch (jobs=2) in root; what the tests (and benchmarks/grading.py) check."""
     subs, out, home = root / "submissions", root / "out", root / "home"
     home.mkdir()
+    # another readable checkout of the course, outside /tmp (which every kernel has of its own)
+    other = REPO.parent / f".grader-faults-other-checkout-{os.getpid()}"
+    (other / "solutions").mkdir(parents=True, exist_ok=True)
+    shutil.copy(SOURCE / "tiny.ipynb", other / "solutions" / "tiny.ipynb")
+    listener = _Listener()
     expected = {}
     before = _leftovers()
-    for student, (nb, score) in cases(out, home, subs).items():
+    for student, (nb, score) in cases(out, home, subs, listener.port, other).items():
         if callable(nb):
             nb(subs / student)
         else:
@@ -354,12 +438,49 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
             mp.setattr(autograde_module, "grade_one", buggy)
             results = autograde(subs, out, SOURCE, LIMITS, profile=None, jobs=2, progress=after_each)
     finally:
+        listener.close()
+        shutil.rmtree(other, ignore_errors=True)
         if old_home is None:
             os.environ.pop("HOME", None)
         else:
             os.environ["HOME"] = old_home
     return {"results": {g.student_id: g for g in results}, "expected": expected, "out": out,
-            "subs": subs, "snapshots": snapshots, "home": home, "leftovers": _leftovers() - before}
+            "subs": subs, "snapshots": snapshots, "home": home, "leftovers": _leftovers() - before,
+            "hits": listener.hits, "ipc_left": _ipc_left()}
+
+
+def won(batch: dict) -> list[str]:
+    """The attack rows that won: scored above blank, changed another student's row, or got what they
+    were after (a LEAKED note: the solution, a neighbour's messages, another's IPC objects)."""
+    r, blank = batch["results"], batch["results"]["blank"].score
+    rows = [s for s in r if s.startswith("atk_") and s not in ("atk_memfd", "atk_background_printer")]
+    out = [s for s in rows if r[s].score > blank]
+    out += [s for s, g in r.items() if any("LEAKED" in n for n in g.notes) and s not in out]
+    out += [s for s, e in batch["expected"].items() if s not in rows and r[s].score != e and s not in out]
+    if batch["hits"]:
+        out.append("atk_network_fetch (the host's listener was reached)")
+    if batch["ipc_left"]:
+        out.append("atk_leaves_ipc (IPC objects left on the host: " + ", ".join(batch["ipc_left"]) + ")")
+    return out
+
+
+def _ipc_left() -> list[str]:
+    """SysV objects with the attack's key, and its POSIX queue, on the host after the batch."""
+    left = []
+    for kind in ("shm", "msg", "sem"):
+        try:
+            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        left += [kind for line in lines if line.split() and int(line.split()[0]) == IPC_KEY]
+    if Path("/dev/mqueue" + MQ_NAME).exists():
+        left.append("mqueue")
+    return left
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory):
+    return run_batch(tmp_path_factory.mktemp("faults"))
 
 
 def _leftovers() -> set[str]:
@@ -452,13 +573,28 @@ def test_nothing_left_behind(batch) -> None:
     assert batch["leftovers"] == set()
 
 
+def test_no_attack_won(batch) -> None:
+    """Issue 17's done-when: no row scores above blank, changes another row, or gets what it was after."""
+    assert won(batch) == []
+    if ISOLATED:   # kernels have their own network and IPC namespaces
+        assert batch["hits"] == 0 and batch["ipc_left"] == []
+
+
+def test_a_huge_kernel_message_is_dropped_not_buffered(batch) -> None:
+    """Three 60 MB frames: ZeroMQ drops them before the worker buffers them (the worker's peak stays
+    small); the messages lost with the dropped connection end the run at the notebook time limit."""
+    g = batch["results"]["atk_message_flood"]
+    assert g.score == 0 and len(g.tests) == 3
+
+
 def test_no_process_left_behind(batch) -> None:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmdline = (entry / "cmdline").read_text(errors="replace")
                 assert SLEEPER not in cmdline and DAEMON not in cmdline, "background process survived"
-                assert entry.stat().st_uid < isolation.UID_BASE, f"a kernel's process survived: {cmdline}"
+                # only the uids this process's kernels ran as: another grader's kernels may be running
+                assert entry.stat().st_uid not in isolation.USED, f"a kernel's process survived: {cmdline}"
             except OSError:
                 pass
 

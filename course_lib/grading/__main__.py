@@ -8,6 +8,7 @@ from pathlib import Path
 from . import assign as assign_mod
 from .autograde import autograde
 from .execute import REPO, Limits
+from .nbio import NotebookError
 from .validate import validate
 
 
@@ -39,18 +40,31 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "assign":
-        if args.check:
-            problems = assign_mod.check(args.source, args.dest)
-            for msg in problems:
-                print(msg)
-            if problems:
-                print(f"\n{len(problems)} exercise(s) out of date: run `python -m course_lib.grading assign`")
-                return 1
-            print(f"exercises in {args.dest} match {args.source}")
-            return 0
-        written = assign_mod.assign(args.source, args.dest)
-        print(f"wrote {len(written)} exercise(s)" + "".join(f"\n  {p}" for p in written))
+        try:
+            return _assign(args)
+        except NotebookError as e:
+            print(f"error: {e}")
+            return 1
+    return _grade(args)
+
+
+def _assign(args: argparse.Namespace) -> int:
+    """assign, or assign --check."""
+    if args.check:
+        problems = assign_mod.check(args.source, args.dest)
+        for msg in problems:
+            print(msg)
+        if problems:
+            print(f"\n{len(problems)} exercise(s) out of date: run `python -m course_lib.grading assign`")
+            return 1
+        print(f"exercises in {args.dest} match {args.source}")
         return 0
+    written = assign_mod.assign(args.source, args.dest)
+    print(f"wrote {len(written)} exercise(s)" + "".join(f"\n  {p}" for p in written))
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
     limits = Limits(args.cell_timeout, args.notebook_timeout, args.memory_mb or None)
     if args.command == "autograde":
         def show(g, skipped):

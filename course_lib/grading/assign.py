@@ -11,7 +11,7 @@ import difflib
 import re
 from pathlib import Path
 
-from . import nbio
+from . import nbio, values
 
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 MD_STUB = "YOUR ANSWER HERE"
@@ -54,7 +54,7 @@ def _clean_meta(cell: nbio.Cell, locked: bool) -> dict:
 def make_exercise(nb: nbio.Notebook, rel_source: str, rel_dest: str) -> nbio.Notebook:
     """Return the student version of one solution notebook (the input is not modified)."""
     out = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": nb.get("nbformat_minor", 5)}
-    for key in ("kernelspec", "language_info"):
+    for key in ("kernelspec", "language_info", "course_lib"):   # course_lib: what the library may not answer
         if key in nb.get("metadata", {}):
             out["metadata"][key] = copy.deepcopy(nb["metadata"][key])
     for i, cell in enumerate(nb["cells"]):
@@ -90,6 +90,14 @@ def generate(source: Path, dest: Path) -> dict[Path, str]:
     for path in paths:
         nb = nbio.read_notebook(path)
         nbio.check_source(nb, path.name)
+        weak = values.unverified([(nbio.grade_id(c), nbio.source_text(c)) for c in nb["cells"] if nbio.role(c) == "test"])
+        if weak:
+            raise nbio.NotebookError(
+                f"{path}: test cell(s) {', '.join(weak)} compute no got* values, so their verdict would be decided "
+                "in the student's process, where the student's code can fake it. Compute the answer's outputs on "
+                "fixed inputs into got* variables (a hidden part after a visible check will do; solutions/README.md, "
+                "'Hidden tests hand their values to the grader'), or opt in to the weaker guarantee with a "
+                "'# grader: kernel-verdict' comment in the cell.")
         ex = make_exercise(nb, f"{source.name}/{path.name}", f"{dest.name}/{path.name}")
         rendered[dest / path.name] = nbio.dumps(ex)
     return rendered

@@ -161,7 +161,7 @@ def autograde(submissions: Path, out: Path, source: Path = Path("solutions"), li
         weak = [s.grade_id for s in compose(parsed[a], None).tests if not s.got]
         if weak:
             log(f"[grader] {a}: test(s) {', '.join(map(str, weak))} assign no got* values, so their verdict "
-                "is computed in the student's process (see solutions/README.md)")
+                "is computed in the student's process, where it can be faked (see solutions/README.md)")
 
     def key_of(item: tuple[str, str], raw: bytes | Refused | None) -> str:
         h = hashlib.sha256(sources[item[1]])

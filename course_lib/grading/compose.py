@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from . import nbio, values
+from . import nbio, shadow, values
 
 TRAILER = '\n__import__("builtins").print("{nonce}", flush=True)\n'
 
@@ -89,15 +89,29 @@ def compose(source: nbio.Notebook, student: nbio.Notebook | None, trusted: bool 
     tagged = [c for c in source["cells"] if nbio.role(c) != "free"]
     roles = {nbio.grade_id(c): nbio.role(c) for c in tagged}
     answers, before = _student_cells(student, roles, plan) if student else ({}, {})
+    gated = [] if trusted else shadow.all_paths(source)   # the library must not answer (shadow.py)
+    if gated:
+        plan.steps.append(Step(shadow.install_code(gated), "instructor", "grader:write-yourself"))
+
+    ours = {nbio.source_text(c) for c in source["cells"] if c.get("cell_type") == "code"}   # e.g. Colab's install cell
+
+    def student_step(code: str, gid: str | None = None) -> Step:
+        why = None if code in ours else shadow.delegation(code, gated)
+        if why is None:
+            return Step(code, "student", gid)
+        plan.notes.append(f"{'answer cell ' + repr(gid) if gid else 'a cell you added'} was not run: {why}, "
+                          "which could use course_lib's own version of what the exercise asks you to write")
+        return Step(shadow.refused_cell(why, gated), "student", gid)
+
     for cell in tagged:
         gid, role = nbio.grade_id(cell), nbio.role(cell)
         for code in before.get(gid, []):
-            plan.steps.append(Step(code, "student"))
+            plan.steps.append(student_step(code))
         if cell.get("cell_type") != "code":
             continue
         if role == "solution":
             if gid in answers:
-                plan.steps.append(Step(answers[gid], "student", gid))
+                plan.steps.append(student_step(answers[gid], gid))
             elif student is not None:
                 plan.notes.append(f"answer cell {gid!r} is missing from the submission; the cells "
                                   "around it were run in its place")

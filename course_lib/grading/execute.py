@@ -135,6 +135,7 @@ def run_plan(plan: Plan, limits: Limits, profile: str | None = "ci", hide: list[
                "workdir": str(home), "env": env, "kernel_argv": argv, "key": key.hex(),
                "cgroup_version": cgroup.version if cgroup.path else None,
                "cgroup_path": str(cgroup.path) if cgroup.path else None,
+               "transport": "ipc" if iso.mode != "none" and iso.net else "tcp",
                "cell_timeout": limits.cell_timeout, "notebook_timeout": limits.notebook_timeout,
                "memory_mb": limits.memory_mb, "startup_timeout": limits.startup_timeout}
         worker_env = dict(os.environ, PYTHONNOUSERSITE="1", JUPYTER_RUNTIME_DIR=str(home / ".runtime"),

@@ -1,17 +1,21 @@
 """How a kernel is isolated from the grader, decided once per batch (see jail.py for the mechanics).
 
 Modes, strongest first:
-- "user": the grader runs as root. Each kernel runs as its own unprivileged uid, in new mount and
-  PID namespaces and a memory cgroup; no read access to the grader's folders, no write access
-  outside its own folder, cannot see, signal or ptrace the grader or the worker.
+- "user": the grader runs as root. Each kernel runs as its own unprivileged uid (a slot no other
+  grader on the machine holds: a lock file per uid), in new mount, PID, network and IPC namespaces
+  and a memory cgroup, with a cap on its processes and on the size of its run folder (a tmpfs); no
+  read access to the grader's folders, no write access outside its own folder, no network but its
+  own loopback, cannot see, signal or ptrace the grader or the worker.
 - "userns": not root, or the course folder is not reachable by another uid. Same namespaces
   inside an unprivileged user namespace, all capabilities dropped: the grader's folders are
   covered and every mount is read-only, but the kernel keeps the grader's uid (and no cgroup
-  unless one is writable).
+  unless one is writable, no process cap, no size cap on its folder).
 - "none": no namespaces available; the kernel runs as the grader's user (the old behaviour).
 """
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import json
 import os
 import pwd
@@ -30,6 +34,10 @@ from .files import remove_tree
 JAIL = Path(__file__).resolve().with_name("jail.py")
 REPO = Path(__file__).resolve().parents[2]
 UID_BASE = 64_200            # kernels run as uid UID_BASE + slot (no passwd entry needed)
+UID_SLOTS = 4096
+PIDS = 512                   # processes and threads one kernel's uid may have ("user" mode)
+DISK_MB = 1024               # size of a kernel's run folder (a tmpfs, "user" mode; its pages count as its memory)
+MNT_DETACH = 2
 _SPECIAL = ("/proc", "/sys", "/dev")
 
 
@@ -40,12 +48,15 @@ class Isolation:
     cgroup: str | None                         # v2 | v1 | None
     cgroup_root: Path | None = None
     missing: list[str] = field(default_factory=list)
+    net: bool = True                           # network and IPC namespaces too
 
     def describe(self) -> str:
-        """One paragraph for the grader's start-up line."""
-        what = {"user": "each kernel runs as its own unprivileged user in its own mount and PID "
-                        "namespaces", "userns": "each kernel runs in its own user, mount and PID "
-                        "namespaces without capabilities", "none": "kernels run as your user"}[self.mode]
+        """One paragraph for the grader's start-up line: what is isolated, and what is NOT."""
+        ns = "mount, PID, network and IPC" if self.net else "mount and PID"
+        what = {"user": f"each kernel runs as its own unprivileged user in its own {ns} namespaces, at most "
+                        f"{PIDS} processes, a {DISK_MB} MiB run folder",
+                "userns": f"each kernel runs in its own user, {ns} namespaces without capabilities",
+                "none": "kernels run as your user"}[self.mode]
         mem = {"v2": "cgroup v2 memory limit", "v1": "cgroup v1 memory limit",
                None: "memory watchdog (RSS + memfd/shm)"}[self.cgroup]
         text = f"[grader] isolation: {self.mode}: {what}; {mem}."
@@ -83,15 +94,38 @@ def blocked_ancestor(path: Path) -> Path | None:
     return None
 
 
+SYSTEM = {"usr", "lib", "lib32", "lib64", "libx32", "bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "run",
+          "var", "boot", "nix", "snap"}
+
+
 def exposures() -> dict[str, list[str]]:
-    """{blocked folder: [needed folders under it]} for the jail to bind in."""
+    """{folder to cover: [needed folders under it]} for the jail to bind in: folders other users
+    cannot enter, and every top-level folder that is not the system's (/work, /home, /root, /opt,
+    /srv, ...), so that a kernel sees the course it runs and nothing else there (not another
+    checkout's solutions/)."""
     out: dict[str, list[str]] = {}
-    for p in needed_dirs():
+    needed = needed_dirs()
+
+    def expose(cover: Path, p: Path | None) -> None:
+        have = out.setdefault(str(cover), [])
+        if p is not None and not any(Path(h) in [p, *p.parents] for h in have):
+            have[:] = [h for h in have if p not in Path(h).parents] + [str(p)]
+
+    for p in needed:
         b = blocked_ancestor(p)
         if b is not None and b != p:
-            have = out.setdefault(str(b), [])
-            if not any(Path(h) in [p, *p.parents] for h in have):
-                have.append(str(p))
+            expose(b, p)
+    for top in Path("/").iterdir():
+        if top.name in SYSTEM or top.is_symlink() or not top.is_dir() or top in needed:
+            continue
+        under = [p for p in needed if top in p.parents]
+        if any(Path(b) in top.parents for b in out):   # already inside a covered folder
+            continue
+        expose(top, None)
+        for p in under:
+            expose(top, p)
+    for b in [b for b in out if any(Path(o) in Path(b).parents for o in out)]:
+        del out[b]   # nested in a top-level one, whose needed folders include its own
     return out
 
 
@@ -109,7 +143,7 @@ def probe() -> Isolation:
         missing.append("COURSE_GRADER_ISOLATION=userns: no separate user")
     elif os.geteuid() == 0 and not blocked:
         iso = Isolation("user", cg, cg_root, [] if cg else ["no writable memory cgroup (watchdog only)"])
-        why = self_test(iso)
+        why = _with_net(iso)
         if why is None:
             return iso
         missing.append(f"no separate user: the jail failed ({why})")
@@ -120,13 +154,29 @@ def probe() -> Isolation:
         missing.append("kernels keep your uid (run as root for a separate user)")
     if not cg:
         missing.append("no memory cgroup (watchdog only)")
+    missing += ["no cap on the kernel's processes", "no size cap on its run folder"]
     iso = Isolation("userns", cg, cg_root, missing)
-    why = self_test(iso) if _ns_works(["--user", "--map-root-user", "--mount", "--pid", "--fork"]) else "no userns"
+    why = _with_net(iso) if _ns_works(["--user", "--map-root-user", "--mount", "--pid", "--fork"]) else "no userns"
     if why is None:
         return iso
     # Without the jail nothing puts the kernel into a cgroup, so the watchdog must keep the memory limit.
     return Isolation("none", None, None, [f"no namespaces ({why}): kernels run as your user, can read and "
-                                          "write what you can, and signal the grader"])
+                                          "write what you can, and signal the grader",
+                                          "kernels share the network (the host's 127.0.0.1, other kernels' "
+                                          "ports) and SysV/POSIX IPC", "no cap on processes or disk"])
+
+
+def _with_net(iso: Isolation) -> str | None:
+    """Self-test with network and IPC namespaces, else without them (and say so); None if one works."""
+    why = self_test(iso)
+    if why is None:
+        return None
+    iso.net = False
+    if self_test(iso) is None:
+        iso.missing.append(f"no network or IPC namespace ({why}): kernels share the host's network and "
+                           "SysV/POSIX IPC")
+        return None
+    return why
 
 
 def self_test(iso: Isolation) -> str | None:
@@ -136,7 +186,7 @@ def self_test(iso: Isolation) -> str | None:
     try:
         uid = take_uid() if iso.mode == "user" else None
         cgroup = Cgroup(iso.cgroup, iso.cgroup_root, 256)
-        home = make_home(iso, base, uid, None)
+        home = make_home(iso, base, uid, None, 16)
         conn = home / ".runtime" / "probe.json"
         conn.write_text("{}")
         check = "import os, sys; sys.exit(0 if os.getpid() == 1 and open(sys.argv[1]).read() == '{}' else 3)"
@@ -193,24 +243,48 @@ def _alive(pid: str) -> bool:
         return True   # someone else's, or not a name we made: leave it alone
 
 
-_slots: set[int] = set()
+_slots: dict[int, int] = {}     # uid -> the fd of its lock file, held while a kernel runs as it
 _slots_lock = threading.Lock()
+USED: set[int] = set()          # every uid this process's kernels ran as (for tests)
+
+
+def _lock_dir() -> Path:
+    for d in (Path("/run/course-grader"), Path("/tmp/course-grader-uids")):
+        try:
+            d.mkdir(mode=0o700, exist_ok=True)
+            if d.stat().st_uid == os.geteuid() and not d.is_symlink():
+                return d
+        except OSError:
+            continue
+    raise OSError("no folder for the uid slot locks (/run/course-grader, /tmp/course-grader-uids)")
 
 
 def take_uid() -> int:
-    """A uid no account and no other running kernel uses."""
+    """A uid no account and no running kernel of any grader on this machine uses: the slot is held
+    by an flock on its lock file, which the system releases when this grader dies."""
     with _slots_lock:
-        uid = UID_BASE
-        while uid in _slots or _has_account(uid):
-            uid += 1
-        _slots.add(uid)
-        return uid
+        folder = _lock_dir()
+        for uid in range(UID_BASE, UID_BASE + UID_SLOTS):
+            if uid in _slots or _has_account(uid):
+                continue
+            fd = os.open(folder / f"uid-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            _slots[uid] = fd
+            USED.add(uid)
+            return uid
+        raise OSError(f"all {UID_SLOTS} kernel uids from {UID_BASE} are taken")
 
 
 def give_uid(uid: int) -> None:
-    """Return a uid to the pool."""
+    """Return a uid to the pool (after its processes are gone)."""
     with _slots_lock:
-        _slots.discard(uid)
+        fd = _slots.pop(uid, None)
+        if fd is not None:
+            os.close(fd)
 
 
 def _has_account(uid: int) -> bool:
@@ -266,8 +340,9 @@ def prepare(iso: Isolation, base: Path, uid: int | None, hide: list[str], memory
             kernel_argv: list[str], env: dict[str, str], cgroup: Cgroup) -> list[str]:
     """Write the jail's config into base (root-only) and return the kernelspec argv."""
     home = base / "home"
-    cfg = {"uid": uid, "gid": uid, "home": str(home), "hide": hide, "readonly": _mounts(),
-           "expose": exposures() if uid is not None else {}, "stage": str(base / "stage"),
+    cfg = {"uid": uid, "gid": uid, "home": str(home), "hide": hide, "readonly": _mounts(), "net": iso.net,
+           "nproc": PIDS if uid is not None else None,
+           "expose": exposures(), "stage": str(base / "stage"),
            "must_be_readonly": ["/"], "keep_tmp": under_tmp(), "shm_mb": max(16, int(memory_mb or 1024)),
            "cgroup_procs": cgroup.procs_file, "userns": iso.mode == "userns", "argv": kernel_argv,
            "env": env}
@@ -278,9 +353,19 @@ def prepare(iso: Isolation, base: Path, uid: int | None, hide: list[str], memory
     return [sys.executable, "-I", "-S", str(JAIL), str(path), "{connection_file}"]
 
 
-def make_home(iso: Isolation, base: Path, uid: int | None, data_cache: Path | None) -> Path:
-    """The kernel's own folder (its HOME, cwd and /tmp), owned by its uid; base stays root's."""
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def make_home(iso: Isolation, base: Path, uid: int | None, data_cache: Path | None, disk_mb: int = DISK_MB) -> Path:
+    """The kernel's own folder (its HOME, cwd and /tmp), owned by its uid; base stays root's. In
+    "user" mode it is a tmpfs of disk_mb (whose pages the kernel's memory cgroup counts)."""
     home = base / "home"
+    home.mkdir()
+    if iso.mode == "user":
+        opts = f"size={int(disk_mb)}m,mode=700,nr_inodes=100000".encode()
+        if _libc.mount(b"tmpfs", str(home).encode(), b"tmpfs", ctypes.c_ulong(2 | 4), opts) != 0:   # nosuid, nodev
+            err = ctypes.get_errno()
+            raise OSError(err, f"cannot mount the run folder's tmpfs: {os.strerror(err)}")
     (home / ".runtime").mkdir(parents=True)
     cache = home / ".cache" / "ssl-course"
     cache.mkdir(parents=True)
@@ -296,7 +381,19 @@ def make_home(iso: Isolation, base: Path, uid: int | None, data_cache: Path | No
     return home
 
 
+def unmount_under(base: Path) -> None:
+    """Detach every mount at or below base (a run folder's tmpfs), deepest first."""
+    prefix = str(base).rstrip("/") + "/"
+    try:
+        points = [line.split()[4].replace("\\040", " ") for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    except OSError:
+        return
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        _libc.umount2(point.encode(), MNT_DETACH)
+
+
 def remove(base: Path) -> None:
-    """Delete a run's folder, whatever the kernel left in it (links, locked or very deep folders);
-    OSError if that fails."""
+    """Delete a run's folder, whatever the kernel left in it (links, locked or very deep folders, its
+    tmpfs); OSError if that fails."""
+    unmount_under(base)
     remove_tree(base)

@@ -1,4 +1,4 @@
-"""Start one kernel jailed: its own cgroup, mount and PID namespaces, an unprivileged user.
+"""Start one kernel jailed: its own cgroup, mount, PID, network and IPC namespaces, an unprivileged user.
 
 Run as a file by jupyter_client (the kernelspec's argv), `python -I -S jail.py CONFIG CONNECTION`,
 so it imports nothing of the course. CONFIG is a JSON file only root can read (see isolation.py).
@@ -6,17 +6,25 @@ This process stays outside the new PID namespace and waits; its child is PID 1 i
 the child dies every process the student started dies with it, and when this process is killed
 the child gets SIGKILL (parent-death signal). Inside: /proc shows only the namespace, /tmp is the
 run's own folder, the grader's folders are covered by empty read-only mounts, the repository and
-the Python environment are read-only, and the kernel runs as a uid with no capabilities.
+the Python environment are read-only, and the kernel runs as a uid with no capabilities. Its network
+is its own loopback alone (the worker reaches it through unix sockets in the run's folder), its
+SysV and POSIX IPC objects die with it, and its uid may run only so many processes.
 """
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
+import resource
 import signal
+import socket
+import struct
 import sys
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
+CLONE_NEWNET, CLONE_NEWIPC = 0x40000000, 0x08000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE = 1, 24, 38, 4
@@ -54,12 +62,27 @@ def _open_up(expose: dict[str, list[str]], stage: str) -> None:
         _mount(None, blocked, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=64k,mode=755")
 
 
+def _loopback_up() -> None:
+    """The new network namespace's only interface, lo, starts down: bring it up."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        flags = struct.unpack("16sH", fcntl.ioctl(s, SIOCGIFFLAGS, struct.pack("16sH14x", b"lo", 0))[:18])[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
 def _inside(cfg: dict, conn: str, extra: list[str]) -> None:
     """PID 1 of the new namespace: build the view, drop every privilege, exec the kernel."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if cfg.get("net"):
+        _loopback_up()
+        if os.path.isdir("/dev/mqueue"):   # the POSIX queues of this IPC namespace, not the host's
+            _mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     with open(conn, "rb") as f:   # a copy the kernel can read, inside its own folder
         info = f.read()
+    conn_info = json.loads(info)
+    if conn_info.get("transport") == "ipc":   # the sockets' folder as the kernel sees it: /tmp
+        conn_info["ip"] = "/tmp" + conn_info["ip"][len(cfg["home"]):]
+        info = json.dumps(conn_info).encode()
     inner = os.path.join(cfg["home"], ".runtime", "kernel.json")
     fd = os.open(inner, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.write(fd, info)
@@ -83,8 +106,8 @@ def _inside(cfg: dict, conn: str, extra: list[str]) -> None:
             os.chown("/tmp/work", cfg["uid"], cfg["gid"])
         os.chdir("/tmp/work")
     for path in cfg["readonly"]:  # every other mount, so the repository and the venv too
-        if path == "/tmp" or path.startswith("/tmp/"):
-            continue
+        if path == "/tmp" or path.startswith("/tmp/") or not os.path.lexists(path):
+            continue   # the run's own, or under a covered folder
         if not os.path.ismount(path):
             _mount(path, path, None, MS_BIND | MS_REC)
         try:
@@ -102,6 +125,8 @@ def _inside(cfg: dict, conn: str, extra: list[str]) -> None:
     for cap in range(64):  # no capability survives the exec, even for uid 0 in a user namespace
         _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
     if cfg["uid"] is not None:
+        if cfg.get("nproc"):   # the uid is this kernel's alone, so this caps the kernel's processes
+            resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"], cfg["nproc"]))
         os.setgroups([])
         os.setresgid(cfg["gid"], cfg["gid"], cfg["gid"])
         os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
@@ -120,7 +145,8 @@ def main() -> None:
         with open(cfg["cgroup_procs"], "w") as f:
             f.write(str(os.getpid()))
     uid, gid = os.getuid(), os.getgid()
-    flags = CLONE_NEWNS | CLONE_NEWPID | (CLONE_NEWUSER if cfg["userns"] else 0)
+    flags = CLONE_NEWNS | CLONE_NEWPID | (CLONE_NEWUSER if cfg["userns"] else 0) | \
+        (CLONE_NEWNET | CLONE_NEWIPC if cfg.get("net") else 0)
     _check(_libc.unshare(flags), "unshare")
     if cfg["userns"]:
         for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):

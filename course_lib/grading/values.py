@@ -17,6 +17,7 @@ import math
 import re
 
 MIME = "application/vnd.course-grader.values+json"
+KERNEL_VERDICT = re.compile(r"#\s*grader:\s*kernel[- ]verdict")   # opt-in: a plain-assert test, decided in the kernel
 GOT = re.compile(r"^got(_\w+)?$")
 TOLERANCE = re.compile(r"#\s*grader:\s*rtol\s*=\s*([0-9.eE+-]+)(?:\s+atol\s*=\s*([0-9.eE+-]+))?")
 RTOL, ATOL = 1e-4, 1e-5
@@ -111,6 +112,12 @@ def split_test(code: str) -> tuple[str, list[str]] | None:
     body = [s for s in tree.body[:last + 1] if not isinstance(s, ast.Assert)]
     part = _NoAsserts().visit(ast.Module(body=body, type_ignores=[]))
     return ast.unparse(ast.fix_missing_locations(part)), got_names(code)
+
+
+def unverified(cells: list[tuple[str | None, str]]) -> list[str]:
+    """grade_ids of test cells (given as (grade_id, source)) that hand no got* values to the grader and
+    do not opt in to a verdict decided in the student's kernel (`# grader: kernel-verdict`)."""
+    return [str(gid) for gid, code in cells if split_test(code) is None and not KERNEL_VERDICT.search(code)]
 
 
 def report_code(names: list[str], nonce: str) -> str:

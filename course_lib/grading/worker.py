@@ -22,6 +22,7 @@ from typing import Any
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 import nbformat  # noqa: E402
+import zmq  # noqa: E402
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
@@ -35,6 +36,19 @@ else:  # run as a file: sys.path[0] is this folder; take sandbox from it, then d
     del sys.path[0]
 
 KEEP = 3000  # characters of output kept per cell for feedback
+MAX_MESSAGE = 32 * 2**20   # bytes: a larger frame from the kernel is dropped by ZeroMQ before we buffer it
+
+
+def _cap_messages() -> None:
+    """Every ZeroMQ context made here refuses frames above MAX_MESSAGE (ZMQ_MAXMSGSIZE: the peer is
+    disconnected before the frame is read), so one huge kernel message cannot grow this process."""
+    init = zmq.Context.__init__
+
+    def capped(self: zmq.Context, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+
+    zmq.Context.__init__ = capped  # type: ignore[method-assign]
 
 
 MIME = "application/vnd.course-grader.values+json"   # values.MIME (not imported: see above)
@@ -57,11 +71,12 @@ class _Recorder(NotebookClient):
     """nbclient that keeps no outputs in memory, only a bounded digest per cell."""
 
     replaying = False
+    channels: dict = {}   # transport="ipc", ip=<run folder>/.runtime/k: a jailed kernel has no shared network
 
     def create_kernel_manager(self) -> Any:
         """nbclient ignores a kernel_spec_manager argument: build the manager with ours."""
         self.km = self.kernel_manager_class(kernel_name="python3", kernel_spec_manager=GraderKernels(),
-                                            config=self.config)
+                                            config=self.config, **self.channels)
         return self.km
 
     def output(self, outs: list, msg: dict, display_id: Any, cell_index: int) -> None:
@@ -100,6 +115,8 @@ def run_job(job: dict, emit: Any = lambda line: None) -> dict:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s["code"]) for s in steps])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "grader", "language": "python"}
     GraderKernels.argv = job["kernel_argv"]
+    if job.get("transport") == "ipc":
+        _Recorder.channels = {"transport": "ipc", "ip": os.path.join(job["workdir"], ".runtime", "k")}
     cg = CgroupView(job.get("cgroup_version"), job.get("cgroup_path"))
     # with a cgroup, usage stops at the limit (the kernel may stall in reclaim instead of killing)
     limit = job.get("memory_mb") and job["memory_mb"] * (0.97 if cg.path else 1.0)
@@ -195,6 +212,7 @@ def main() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # stray prints cannot corrupt the protocol
     become_subreaper()
     no_dumping()
+    _cap_messages()
     job = json.load(sys.stdin)
     key, seq = bytes.fromhex(job.pop("key")), [0]
 
