@@ -2,7 +2,7 @@
 #   make lab     JupyterLab on the course (the main job; offline default profile)
 #   make test    the whole test suite: library, grader, and every notebook executed (COURSE_PROFILE=ci)
 #   make course  headless: execute every notebook into course_out/ (PROFILE=ci|cpu|gpu)
-#   make exercises / make grade SUBMISSIONS=dir   instructor jobs
+#   make exercises / make grade SUBMISSIONS=dir [SOURCE=private/solutions]   instructor jobs
 #   make colab REPO=owner/name [BRANCH=main]      point every Colab badge/install cell at a fork
 #   make ui-check  run notebook 00 in JupyterLab in headless Chromium (screenshot in ui_check_out/)
 PYTHON ?= python3
@@ -20,6 +20,8 @@ PROFILE ?= ci
 # slowest files first (tests/conftest.py), so every core stays busy to the end.
 TEST_JOBS ?= auto
 SUBMISSIONS ?= submissions
+# the solutions to grade against: a private copy keeps hidden tests out of the public tree (solutions/README.md)
+SOURCE ?= solutions
 STAMP := $(VENV)/.installed
 # Jupyter refuses to run as root (containers, cloud boxes) unless told to.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -64,7 +66,7 @@ exercises: $(STAMP)
 	$(BIN)/python -m course_lib.grading assign
 
 grade: $(STAMP)
-	$(BIN)/python -m course_lib.grading autograde $(SUBMISSIONS) --out grading_out
+	$(BIN)/python -m course_lib.grading autograde $(SUBMISSIONS) --source $(SOURCE) --out grading_out
 
 colab:
 	$(PYTHON) .ci/colab_repo.py set $(REPO) $(if $(BRANCH),--branch $(BRANCH),)
