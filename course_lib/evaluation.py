@@ -110,26 +110,54 @@ def linear_probe(z_train, y_train, z_test, y_test, *, epochs: int = 100, lr: flo
 
 
 @torch.no_grad()
-def knn(z_train, y_train, z_test, y_test, *, k: int = 20, temperature: float = 0.07,
-        batch_size: int = 1024, device: torch.device | str | None = None) -> float:
-    """Cosine-similarity kNN with a similarity-weighted vote (weight exp(s / temperature)) on the run's device; return accuracy."""
+def nearest_neighbours(z_bank, z_query, *, k: int = 8, batch_size: int = 1024,
+                       device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k most cosine-similar rows of z_bank (N, D) for each row of z_query (Q, D), on the run's device.
+
+    Returns (similarities, indices), both (Q, k) CPU tensors, nearest first. knn() votes with these;
+    neighbour_agreement() and plotting.show_retrieval() show them.
+    """
     device = runtime.resolve_device(device)
-    z_train, y_train, z_test, y_test = _check_pair(z_train, y_train, z_test, y_test, device)
+    z_bank, z_query = _features(z_bank, "z_bank", device), _features(z_query, "z_query", device)
+    if z_bank.shape[1] != z_query.shape[1]:
+        raise ValueError(f"z_bank has {z_bank.shape[1]} features but z_query has {z_query.shape[1]}; "
+                         "embed both with the same encoder")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    k = min(k, len(z_train))
+    k = min(k, len(z_bank))
+    z_bank, z_query = F.normalize(z_bank, dim=1), F.normalize(z_query, dim=1)
+    sims, idx = [], []
+    # Batches of queries keep the similarity matrix at batch_size x N, not Q x N.
+    for i in range(0, len(z_query), batch_size):
+        top_sim, top_idx = (z_query[i:i + batch_size] @ z_bank.T).topk(k, dim=1)   # (b, k) each
+        sims.append(top_sim.cpu())
+        idx.append(top_idx.cpu())
+    return torch.cat(sims), torch.cat(idx)
+
+
+@torch.no_grad()
+def knn(z_train, y_train, z_test, y_test, *, k: int = 20, temperature: float = 0.07,
+        batch_size: int = 1024, device: torch.device | str | None = None) -> float:
+    """Cosine-similarity kNN on L2-normalised features with a similarity-weighted vote (weight
+    exp(s / temperature)), as Wu et al. 2018 and solo-learn; on the run's device; return accuracy."""
+    device = runtime.resolve_device(device)
+    z_train, y_train, z_test, y_test = _check_pair(z_train, y_train, z_test, y_test, device)
     n_classes = int(max(y_train.max(), y_test.max())) + 1
-    z_train, z_test = F.normalize(z_train, dim=1), F.normalize(z_test, dim=1)
-    correct = 0
-    # Batches of test points keep the similarity matrix at batch_size x N_train, not N_test x N_train.
-    for i in range(0, len(z_test), batch_size):
-        sim = z_test[i:i + batch_size] @ z_train.T           # (b, N_train) cosine similarities
-        top_sim, top_idx = sim.topk(k, dim=1)                 # (b, k)
-        weights = (top_sim / temperature).exp()               # closer neighbours count more (Wu et al. 2018)
-        votes = torch.zeros(len(sim), n_classes, device=sim.device)
-        votes.scatter_add_(1, y_train[top_idx], weights)      # (b, n_classes)
-        correct += (votes.argmax(1) == y_test[i:i + batch_size]).sum().item()
-    return correct / len(z_test)
+    top_sim, top_idx = nearest_neighbours(z_train, z_test, k=k, batch_size=batch_size, device=device)  # (N_test, k)
+    weights = (top_sim / temperature).exp()                   # closer neighbours count more (Wu et al. 2018)
+    votes = torch.zeros(len(z_test), n_classes)
+    votes.scatter_add_(1, y_train.cpu()[top_idx], weights)    # (N_test, n_classes)
+    return (votes.argmax(1) == y_test.cpu()).sum().item() / len(z_test)
+
+
+@torch.no_grad()
+def neighbour_agreement(z_train, y_train, z_test, y_test, *, k: int = 8,
+                        device: torch.device | str | None = None) -> float:
+    """Fraction of the k cosine-nearest training neighbours of a test point that share its label,
+    averaged over the test points (chance: the label's frequency, 10% for 10 balanced classes)."""
+    z_train, y_train, z_test, y_test = _check_pair(z_train, y_train, z_test, y_test)
+    _, idx = nearest_neighbours(z_train, z_test, k=k, device=device)   # (N_test, k)
+    return (y_train[idx] == y_test[:, None]).sum().item() / idx.numel()
 
 
 def tsne(z, *, perplexity: float = 30.0, seed: int = 0) -> np.ndarray:
@@ -149,6 +177,30 @@ def tsne(z, *, perplexity: float = 30.0, seed: int = 0) -> np.ndarray:
     model = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
                  random_state=seed)
     return model.fit_transform(z).astype(np.float32)
+
+
+def spread_verdicts(runs: dict[str, list[float]], *, unit: float = 100.0, what: str = "points") -> list[str]:
+    """One line per pair of settings measured over repeats (seeds): the difference of their means and
+    whether it exceeds the spread, i.e. whether the ranges [min, max] of the two sets of repeats do not
+    overlap. With a few seeds, a difference inside the spread is not a finding."""
+    names, lines = list(runs), []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            ra, rb = torch.as_tensor(runs[a], dtype=torch.float64), torch.as_tensor(runs[b], dtype=torch.float64)
+            diff = unit * (ra.mean() - rb.mean()).item()
+            apart = bool(ra.min() > rb.max() or rb.min() > ra.max())
+            lines.append(f"{a} vs {b}: {diff:+.1f} {what}, "
+                         + ("beyond the spread (the seeds' ranges do not overlap)" if apart
+                            else "within the spread (the seeds' ranges overlap)"))
+    return lines
+
+
+def class_examples(y, n: int) -> torch.Tensor:
+    """Indices of the first example of each of the first n classes present in y (sorted by class): queries
+    for a retrieval figure that shows different classes."""
+    y = _labels(y, len(torch.as_tensor(y)), "y")
+    classes = torch.unique(y)[:n]                                  # sorted
+    return torch.stack([torch.nonzero(y == c)[0, 0] for c in classes])
 
 
 def label_subset(y, fraction: float, *, seed: int = 0) -> torch.Tensor:
@@ -202,11 +254,14 @@ def embedding_stats(z) -> dict[str, float | torch.Tensor]:
 
 
 def score_encoder(encoder: nn.Module, train, test, *, seed: int = 0, k: int = 20, probe: bool = True,
-                  device: torch.device | str | None = None) -> dict[str, float]:
-    """kNN (and, if probe, linear-probe) accuracy of a frozen encoder on labelled image sets (with .x and .y)."""
+                  agreement_k: int = 8, device: torch.device | str | None = None) -> dict[str, float]:
+    """kNN accuracy, neighbour agreement ("agreement": the share of each test image's agreement_k nearest
+    training images that have its class) and, if probe, linear-probe accuracy of a frozen encoder on
+    labelled image sets (with .x and .y)."""
     z_train = embed(encoder, train.x, device=device)
     z_test = embed(encoder, test.x, device=device)
-    scores = {"knn": knn(z_train, train.y, z_test, test.y, k=k, device=device)}
+    scores = {"knn": knn(z_train, train.y, z_test, test.y, k=k, device=device),
+              "agreement": neighbour_agreement(z_train, train.y, z_test, test.y, k=agreement_k, device=device)}
     if probe:
         scores["probe"] = linear_probe(z_train, train.y, z_test, test.y, seed=seed, device=device)
     return scores

@@ -23,8 +23,12 @@ def _new_ax(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     return ax
 
 
-def show_images(x, labels=None, *, nrow: int = 8, title: str | None = None, ax: Axes | None = None) -> Axes:
-    """Show images (N, 3, H, W) or (N, H, W) with values in [0, 1] as one grid, optionally captioned."""
+def show_images(x, labels=None, *, nrow: int = 8, title: str | None = None, ax: Axes | None = None,
+                frames=None) -> Axes:
+    """Show images (N, 3, H, W) or (N, H, W) with values in [0, 1] as one grid, optionally captioned.
+
+    frames: one matplotlib colour (or None for no frame) per image, drawn as a border around it.
+    """
     x = _as_numpy(x)
     if x.ndim == 3:
         x = x[:, None]  # (N, 1, H, W): grey images
@@ -33,13 +37,29 @@ def show_images(x, labels=None, *, nrow: int = 8, title: str | None = None, ax: 
     n, c, h, w = x.shape
     ncol = min(nrow, n)
     rows = math.ceil(n / ncol)
-    pad = 2
+    pad = 2 if frames is None else 4  # frames take the inner half of the padding
     # Paste every image into one white canvas: one imshow is much faster than N subplots.
     grid = np.ones((rows * (h + pad) + pad, ncol * (w + pad) + pad, c), dtype=np.float32)
     for i in range(n):
         r, col = divmod(i, ncol)
         top, left = pad + r * (h + pad), pad + col * (w + pad)
         grid[top:top + h, left:left + w] = x[i].transpose(1, 2, 0)  # (H, W, C)
+    if frames is not None:
+        from matplotlib.colors import to_rgb
+
+        frames = list(frames)
+        if len(frames) != n:
+            raise ValueError(f"got {n} images but {len(frames)} frames")
+        for i, colour in enumerate(frames):
+            if colour is None:
+                continue
+            r, col = divmod(i, ncol)
+            top, left = pad + r * (h + pad), pad + col * (w + pad)
+            rgb = to_rgb(colour) if c == 3 else (np.mean(to_rgb(colour)),)
+            b = pad // 2
+            inner = grid[top:top + h, left:left + w].copy()
+            grid[top - b:top + h + b, left - b:left + w + b] = rgb  # a border pad/2 wide
+            grid[top:top + h, left:left + w] = inner
     grid = np.clip(grid, 0.0, 1.0)
     ax = _new_ax(ax, figsize=(1.2 * ncol, 1.2 * rows + (0.3 if labels is not None else 0)))
     ax.imshow(grid[..., 0] if c == 1 else grid, cmap="gray" if c == 1 else None, vmin=0, vmax=1,
@@ -121,3 +141,52 @@ def scatter_words(z2d, words: list[str], labels, *, class_names: list[str] | Non
     for (x, y), word in zip(z2d, words):
         ax.annotate(word, (x, y), fontsize=fontsize, alpha=0.8, xytext=(2, 2), textcoords="offset points")
     return ax
+
+
+def show_retrieval(queries, query_labels, bank, bank_labels, neighbours: dict, *,
+                   class_names: list[str] | None = None, same: str = "tab:green", other: str = "tab:red",
+                   axes=None) -> np.ndarray:
+    """Retrieval figure: each query image (first column) followed by its nearest neighbours, one panel per encoder.
+
+    queries (Q, C, H, W) with labels (Q,); bank (N, C, H, W) with labels (N,), the images searched;
+    neighbours maps a name (e.g. "random init") to (Q, k) indices into bank, nearest first, as
+    evaluation.nearest_neighbours returns them. Each neighbour is framed in `same` colour when its
+    class is the query's and in `other` colour when not, and captioned with its class; each panel's
+    title gives the fraction of the shown neighbours that share their query's class. Returns the axes.
+    """
+    queries, bank = _as_numpy(queries), _as_numpy(bank)
+    query_labels, bank_labels = _as_numpy(query_labels).astype(int), _as_numpy(bank_labels).astype(int)
+    if len(queries) != len(query_labels) or len(bank) != len(bank_labels):
+        raise ValueError(f"need one label per image: {len(queries)} queries with {len(query_labels)} labels, "
+                         f"{len(bank)} bank images with {len(bank_labels)} labels")
+    if not neighbours:
+        raise ValueError("neighbours is empty: pass {name: (Q, k) indices}, e.g. from evaluation.nearest_neighbours")
+    name_of = (lambda c: class_names[c]) if class_names is not None else str
+    if axes is None:
+        k = max(_as_numpy(v).shape[1] for v in neighbours.values())
+        _, axes = plt.subplots(1, len(neighbours), figsize=(0.75 * (k + 1) * len(neighbours) + 0.5,
+                                                           0.95 * len(queries) + 0.6), squeeze=False)
+    axes = np.asarray(axes).ravel()
+    if len(axes) != len(neighbours):
+        raise ValueError(f"got {len(axes)} axes for {len(neighbours)} encoders")
+    for ax, (name, idx) in zip(axes, neighbours.items()):
+        idx = _as_numpy(idx).astype(int)
+        if idx.ndim != 2 or len(idx) != len(queries):
+            raise ValueError(f"neighbours[{name!r}] must have shape ({len(queries)}, k), got {idx.shape}")
+        k = idx.shape[1]
+        images, labels, frames = [], [], []
+        for q in range(len(queries)):
+            images.append(queries[q]); labels.append(name_of(query_labels[q])); frames.append("black")
+            for j in idx[q]:
+                images.append(bank[j]); labels.append(name_of(bank_labels[j]))
+                frames.append(same if bank_labels[j] == query_labels[q] else other)
+        shared = float((bank_labels[idx] == query_labels[:, None]).mean())
+        show_images(np.stack(images), nrow=k + 1, frames=frames, ax=ax)
+        h, w, pad = queries.shape[-2], queries.shape[-1], 4  # show_images' layout with frames
+        for i, lab in enumerate(labels):  # each class name inside the bottom of its image
+            r, col = divmod(i, k + 1)
+            ax.text(pad + col * (w + pad) + w / 2, pad + r * (h + pad) + h - 1, lab, ha="center", va="bottom",
+                    fontsize=5, bbox={"facecolor": "white", "alpha": 0.7, "pad": 0.5, "linewidth": 0})
+        ax.set_title(f"{name}: {shared:.0%} of neighbours share\nthe query's class (query: first column)",
+                     fontsize=9)
+    return axes

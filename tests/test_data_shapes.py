@@ -48,3 +48,21 @@ def test_cache_written_atomically_and_reused(tmp_cache):
     (tmp_cache / files[0]).write_bytes(b"garbage")  # a broken cache file is regenerated
     x3, _ = shapes.cached_shapes(50, 32, seed=5)
     assert np.array_equal(x, x3)
+
+
+def test_factors_match_the_rendered_set():
+    # shape_factors replays make_shapes' draws without rendering: same labels, and the shape's colour is
+    # the colour of the pixel at the shape's centre for the filled classes.
+    from course_lib import data
+
+    x, y = shapes.make_shapes(60, 32, seed=4)
+    f = shapes.shape_factors(60, seed=4)
+    assert np.array_equal(f["y"], y) and f["centre"].shape == (60, 2) and f["colour"].shape == (60, 3)
+    assert ((0 <= f["hue"]) & (f["hue"] < 1)).all() and ((0 <= f["bg_angle"]) & (f["bg_angle"] < 2 * np.pi)).all()
+    filled = np.isin(y, [shapes.CLASSES.index(c) for c in ("circle", "square", "hexagon")])
+    col = np.clip(np.rint((f["centre"][:, 0] + 1) / 2 * 32 - 0.5), 0, 31).astype(int)
+    row = np.clip(np.rint((1 - f["centre"][:, 1]) / 2 * 32 - 0.5), 0, 31).astype(int)
+    centre_pixel = x[np.arange(60), row, col] / 255.0
+    assert np.abs(centre_pixel[filled] - f["colour"][filled]).max() < 0.02
+    test = data.load_images("shapes", train=False, n=40, seed=3, size=32)
+    assert np.array_equal(shapes.split_factors(40, 3, train=False)["y"], test.y.numpy())

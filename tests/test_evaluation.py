@@ -69,3 +69,33 @@ def test_tsne_shape_and_perplexity_clamp():
     assert isinstance(out, np.ndarray) and out.shape == (40, 2)
     with pytest.warns(UserWarning, match="perplexity"):
         evaluation.tsne(z[:10], perplexity=30.0)
+
+
+def test_nearest_neighbours_match_brute_force_and_feed_knn(split):
+    z_tr, y_tr, z_te, y_te, *_ = split
+    sims, idx = evaluation.nearest_neighbours(z_tr, z_te[:50], k=5, batch_size=7)
+    cos = torch.nn.functional.normalize(z_te[:50], dim=1) @ torch.nn.functional.normalize(z_tr, dim=1).T
+    assert idx.shape == (50, 5) and torch.equal(idx[:, 0], cos.argmax(1))
+    assert torch.allclose(sims, cos.topk(5, dim=1).values, atol=1e-6)
+    assert (sims[:, :-1] >= sims[:, 1:]).all()  # nearest first
+    own, own_idx = evaluation.nearest_neighbours(z_tr, z_tr[:10], k=1)  # a point is its own nearest
+    assert torch.equal(own_idx[:, 0], torch.arange(10))
+    with pytest.raises(ValueError, match="same encoder"):
+        evaluation.nearest_neighbours(z_tr, z_te[:, :3])
+
+
+def test_neighbour_agreement_separable_random_and_chance(split):
+    z_tr, y_tr, z_te, y_te, r_tr, r_te = split
+    assert evaluation.neighbour_agreement(z_tr, y_tr, z_te, y_te, k=8) > 0.98
+    assert abs(evaluation.neighbour_agreement(z_tr, r_tr, z_te, r_te, k=8) - 0.25) < 0.06
+    scores = evaluation.score_encoder(nn.Identity(), type("S", (), {"x": z_tr, "y": y_tr})(),
+                                      type("S", (), {"x": z_te, "y": y_te})(), probe=False, agreement_k=4)
+    assert set(scores) == {"knn", "agreement"} and scores["agreement"] > 0.98
+
+
+def test_class_examples_and_spread_verdicts():
+    y = torch.tensor([3, 1, 1, 0, 3, 2])
+    assert evaluation.class_examples(y, 3).tolist() == [3, 1, 5]  # first 0, first 1, first 2
+    lines = evaluation.spread_verdicts({"a": [0.30, 0.31, 0.32], "b": [0.35, 0.36, 0.37], "c": [0.31, 0.36, 0.33]})
+    assert lines[0].startswith("a vs b: -5.0 points, beyond the spread")
+    assert "within the spread" in lines[1] and "within the spread" in lines[2] and len(lines) == 3

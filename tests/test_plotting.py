@@ -35,3 +35,26 @@ def test_plot_history_accepts_history_and_lists():
     h = training.History(losses=[3.0, 2.0, 1.5, 1.0])
     out = plotting.plot_history({"run": h, "list": [2.0, 1.0]}, title="loss", ax=ax)
     assert out is ax and len(ax.get_lines()) == 4
+
+
+def test_show_images_frames_colour_the_border():
+    x = torch.zeros(2, 3, 8, 8)
+    ax = plotting.show_images(x, nrow=2, frames=["red", None])
+    grid = ax.get_images()[0].get_array()
+    assert tuple(grid[3, 3]) == (1.0, 0.0, 0.0)           # inside the pad, around the first image: red
+    assert tuple(grid[5, 5]) == (0.0, 0.0, 0.0)           # the image itself is untouched
+    with pytest.raises(ValueError, match="frames"):
+        plotting.show_images(x, frames=["red"])
+
+
+def test_show_retrieval_titles_give_the_shared_fraction():
+    q, yq = torch.rand(2, 3, 8, 8), torch.tensor([0, 1])
+    bank, yb = torch.rand(6, 3, 8, 8), torch.tensor([0, 0, 1, 1, 0, 1])
+    axes = plotting.show_retrieval(q, yq, bank, yb, {"random": torch.tensor([[2, 3], [0, 1]]),
+                                                     "trained": torch.tensor([[0, 1], [2, 3]])},
+                                   class_names=["circle", "square"])
+    assert len(axes) == 2
+    assert axes[0].get_title().startswith("random: 0%") and axes[1].get_title().startswith("trained: 100%")
+    assert {t.get_text() for t in axes[1].texts} == {"circle", "square"}
+    with pytest.raises(ValueError, match="shape"):
+        plotting.show_retrieval(q, yq, bank, yb, {"bad": torch.tensor([[0, 1]])})

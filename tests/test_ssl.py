@@ -154,6 +154,22 @@ def test_augmentations_are_seeded_per_image_and_keep_shape():
         augment.color_jitter(torch.rand(3, 16, 16))
 
 
+def test_rotation_by_any_angle_keeps_a_flat_image_and_turns_a_ramp():
+    flat = torch.full((4, 3, 16, 16), 0.3)
+    out = augment.random_rotation(flat, torch.Generator().manual_seed(0), angles="any")
+    assert out.shape == flat.shape and torch.allclose(out, flat, atol=1e-6)  # corners filled from the border
+    ramp = torch.linspace(0, 1, 16).expand(64, 3, 16, 16).contiguous()       # brighter to the right
+    turned = augment.random_rotation(ramp, torch.Generator().manual_seed(1), angles="any")
+    slope = turned[:, 0, 8, 12] - turned[:, 0, 8, 3]                        # left-right difference per image
+    assert slope.min() < -0.3 and slope.max() > 0.3 and len({round(v, 2) for v in slope.tolist()}) > 20
+    pipeline = augment.simclr_augment(rotate=True, rotation="any")
+    assert pipeline.settings["rotation"] == "any" and pipeline(ramp[:4]).shape == (4, 3, 16, 16)
+    with pytest.raises(ValueError, match="angles"):
+        augment.random_rotation(flat, angles="eighth")
+    with pytest.raises(ValueError, match="rotation"):
+        augment.simclr_augment(rotation="eighth")
+
+
 def test_grayscale_and_flip_do_what_they_say():
     x = torch.rand(4, 3, 8, 8)
     grey = augment.random_grayscale(x, p=1.0)

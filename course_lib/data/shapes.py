@@ -99,6 +99,51 @@ def _backgrounds(rng: np.random.Generator, n: int, size: int, fixed_sky: bool = 
     return bg + rng.normal(0.0, 0.03, (n, size, size, 1))
 
 
+def _draw(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """The per-image factors of a set, in the order make_shapes draws them (the background's follow)."""
+    y = rng.permutation(np.arange(n) % len(CLASSES))  # balanced: counts differ by at most 1
+    scale = rng.uniform(0.4, 0.62, n)  # shape radius as a fraction of the half-width
+    centre = rng.uniform(-1.0, 1.0, (n, 2)) * (0.92 - scale)[:, None]  # stays in frame
+    tilt = np.deg2rad(rng.uniform(-MAX_TILT_DEG, MAX_TILT_DEG, n))
+    hsv = rng.uniform(0, 1, n), rng.uniform(0.75, 1.0, n), rng.uniform(0.8, 1.0, n)
+    return {"y": y, "scale": scale, "centre": centre, "tilt": tilt, "hue": hsv[0], "colour": _hsv_to_rgb(*hsv)}
+
+
+def shape_factors(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """What make_shapes(n, size, seed) draws per image, without rendering: class "y", "scale",
+    "centre" (N, 2), "tilt" (radians), the shape's "hue" (a fraction of a turn) and "colour" (N, 3 RGB),
+    and the background's "bg_angle" (gradient direction, radians) and "bg_hue" (its light colour's hue).
+
+    For measuring what a representation encodes besides the class (notebook 07, benchmarks/ssl_cpu.py).
+    """
+    rng = np.random.default_rng(seed)
+    f = _draw(rng, n)
+    f["bg_angle"] = rng.uniform(0.0, 2 * np.pi, n)  # the first draws of _backgrounds, in its order
+    f["bg_hue"] = rng.uniform(0.5, 0.7, n)
+    return f
+
+
+def split_factors(n: int, seed: int = 0, *, train: bool = True) -> dict[str, np.ndarray]:
+    """shape_factors of the split that data.load_images("shapes", train=train, n=n, seed=seed) returns
+    (the loader renders seed 2 * seed for the training split and 2 * seed + 1 for the test split)."""
+    return shape_factors(n, 2 * seed + (not train))
+
+
+def factor_bins(factors: dict[str, np.ndarray], bins: int = 10) -> dict[str, np.ndarray]:
+    """Each factor of shape_factors cut into `bins` equal bins of its drawn range: integer labels (N,)
+    that evaluation.neighbour_agreement can score like classes. Keys: "hue" (the shape's colour),
+    "bg_angle" (the background's direction), "bg_hue", "hue_vs_bg" (the shape's hue relative to the
+    background's, which a hue turn of the whole image keeps), "scale", and "position" (3 x 3 cells)."""
+    def cut(v: np.ndarray, lo: float, hi: float, n: int = bins) -> np.ndarray:
+        return np.clip(((v - lo) / (hi - lo) * n).astype(np.int64), 0, n - 1)
+
+    f = factors
+    return {"hue": cut(f["hue"], 0.0, 1.0), "bg_angle": cut(f["bg_angle"], 0.0, 2 * np.pi),
+            "bg_hue": cut(f["bg_hue"], 0.5, 0.7), "hue_vs_bg": cut((f["hue"] - f["bg_hue"]) % 1.0, 0.0, 1.0),
+            "scale": cut(f["scale"], 0.4, 0.62),
+            "position": cut(f["centre"][:, 0], -0.5, 0.5, 3) * 3 + cut(f["centre"][:, 1], -0.5, 0.5, 3)}
+
+
 def make_shapes(n: int, size: int = 32, seed: int = 0, *, fixed_sky: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Render ``n`` images: (N, S, S, 3) uint8 and balanced labels (N,) int64; deterministic.
 
@@ -108,11 +153,8 @@ def make_shapes(n: int, size: int = 32, seed: int = 0, *, fixed_sky: bool = Fals
     if n < 0 or size < 8:
         raise ValueError(f"make_shapes needs n >= 0 and size >= 8, got n={n}, size={size}")
     rng = np.random.default_rng(seed)
-    y = rng.permutation(np.arange(n) % len(CLASSES))  # balanced: counts differ by at most 1
-    scale = rng.uniform(0.4, 0.62, n)  # shape radius as a fraction of the half-width
-    centre = rng.uniform(-1.0, 1.0, (n, 2)) * (0.92 - scale)[:, None]  # stays in frame
-    tilt = np.deg2rad(rng.uniform(-MAX_TILT_DEG, MAX_TILT_DEG, n))
-    colour = _hsv_to_rgb(rng.uniform(0, 1, n), rng.uniform(0.75, 1.0, n), rng.uniform(0.8, 1.0, n))
+    f = _draw(rng, n)
+    y, scale, centre, tilt, colour = f["y"], f["scale"], f["centre"], f["tilt"], f["colour"]
     images = _backgrounds(rng, n, size, fixed_sky)  # (N, S, S, 3)
 
     hi = size * _SUPERSAMPLE

@@ -333,9 +333,20 @@ def gaussian_blur(x: torch.Tensor, generator: torch.Generator | None = None, *,
     return _apply_with_p(x, flat.view(b, c, h, w), p, generator)
 
 
-def random_rotation(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Rotate each (square) image by a random multiple of 90 degrees."""
+ROTATIONS = ("quarter", "any")     # random_rotation's angles: multiples of 90 degrees, or any angle
+
+
+def random_rotation(x: torch.Tensor, generator: torch.Generator | None = None, *,
+                    angles: str = "quarter") -> torch.Tensor:
+    """Rotate each (square) image by a random multiple of 90 degrees, or (angles="any") by a uniform
+    random angle, resampled bilinearly with the corners filled from the nearest border pixels."""
     _check(x, "random_rotation")
+    if _choose("angles", angles, ROTATIONS) == "any":
+        a = 2 * math.pi * _rand(len(x), x, generator)                                          # (B,)
+        theta = torch.zeros(len(x), 2, 3, device=x.device, dtype=x.dtype)
+        theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = a.cos(), -a.sin(), a.sin(), a.cos()
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     k = (4 * _rand(len(x), x, generator)).long().view(-1, 1, 1, 1)                          # (B, 1, 1, 1)
     out = x
     for turn in range(1, 4):
@@ -425,13 +436,14 @@ class Compose:
 
 # The recipes of simclr_augment, by name (the module docstring says where each comes from). Keys:
 #   scale, crop        random_resized_crop's area range and box sampler ("clamp" | "torchvision")
-#   rotate             a random quarter turn after the crop (not in any paper's recipe; see simclr_augment)
+#   rotate             a random rotation after the crop (not in any paper's recipe; see simclr_augment)
+#   rotation           its angles: "quarter" (multiples of 90 degrees) or "any" (uniform in [0, 360))
 #   colour             colour jitter + grayscale at all; strength s gives jitter (0.8s, 0.8s, 0.8s, 0.2s)
 #   jitter             (brightness, contrast, saturation, hue) strengths instead of strength's, or None
 #   jitter_p, grayscale_p   probability of the jitter and of grayscale per image
 #   order, hue_space   color_jitter's order ("fixed" | "random") and hue space ("yiq" | "hsv")
 #   blur, blur_p       Gaussian blur at all, and its probability;  solarize_p: solarize's probability
-_COURSE = dict(scale=(0.2, 1.0), crop="clamp", rotate=False, colour=True, strength=0.5, jitter=None,
+_COURSE = dict(scale=(0.2, 1.0), crop="clamp", rotate=False, rotation="quarter", colour=True, strength=0.5, jitter=None,
                jitter_p=0.8, grayscale_p=0.2, order="fixed", hue_space="yiq", blur=True, blur_p=0.5,
                solarize_p=0.0)
 _SIMCLR = {**_COURSE, "scale": (0.08, 1.0), "crop": "torchvision", "order": "random", "hue_space": "hsv",
@@ -456,6 +468,7 @@ def recipe_settings(recipe: str = "course", **overrides) -> dict:
     _choose("crop", settings["crop"], CROPS)
     _choose("order", settings["order"], ORDERS)
     _choose("hue_space", settings["hue_space"], HUE_SPACES)
+    _choose("rotation", settings["rotation"], ROTATIONS)
     return settings
 
 
@@ -471,7 +484,7 @@ def simclr_augment(recipe: str = "course", **overrides) -> Compose:
     st = recipe_settings(recipe, **overrides)
     ops: list[Op] = [lambda x, g=None: crop_flip(x, g, scale=st["scale"], crop=st["crop"])]
     if st["rotate"]:
-        ops.append(random_rotation)
+        ops.append(lambda x, g=None: random_rotation(x, g, angles=st["rotation"]))
     if st["colour"]:
         ops.append(lambda x, g=None: color_distortion(x, g, strength=st["strength"], jitter=st["jitter"],
                                                       p=st["jitter_p"], grayscale_p=st["grayscale_p"],
