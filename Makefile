@@ -56,7 +56,7 @@ lab: $(STAMP) git-filter
 test: $(STAMP) git-filter
 	$(BIN)/python -m course_lib.grading assign --check
 	COURSE_PROFILE=ci CLAIMS_STRICT=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
-		-n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder --ignore=tests/grading_fixtures --durations=15
+		-n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder --ignore=tests/grading_fixtures --durations=15
 
 course: $(STAMP)
 	COURSE_PROFILE=$(PROFILE) $(BIN)/jupyter nbconvert --to notebook --execute \

@@ -47,28 +47,18 @@ def _expected_seconds(path: Path) -> float:
     return SLOW_FILES.get(path.name, 1.0)
 
 
-def _group(path: Path) -> str:
-    """The xdist group a file runs in: one worker runs a group's files one after another. The grader's
-    two test files share one: a batch's checks look at every process on the machine."""
-    return "grading" if path.name.startswith("test_grading") else str(path)
-
-
-@pytest.hookimpl(tryfirst=True)   # before xdist turns the groups into node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups of files in order of their expected cost, slowest first, so that `pytest -n 2
-    --dist loadgroup --no-loadscope-reorder` (make test) keeps both workers busy to the end; within a
-    file the order is unchanged (a notebook's cells run in order in one kernel).
+    """Files in order of their expected cost, slowest first, so that `pytest -n 2 --dist loadfile
+    --no-loadscope-reorder` (make test) keeps both workers busy to the end; within a file the order is
+    unchanged (a notebook's cells run in order in one kernel, on one worker).
 
     Also give nbval 60 s, not its hard-coded 5 s, to collect a cell's outputs once the cell has finished.
     On a busy 2-core machine the kernel's last messages can lag: in a fresh-clone CI run notebook 09's
     training cell (70 s) finished and then failed with "Timeout of 5 seconds exceeded waiting for
     output" (nbval issues #136, #231). The cell's own time limit is unchanged.
     """
-    cost: dict[str, float] = {}
-    for path in {Path(str(item.fspath)) for item in items}:
-        cost[_group(path)] = cost.get(_group(path), 0.0) + _expected_seconds(path)
     for item in items:
         if hasattr(item, "output_timeout"):
             item.output_timeout = 60
-        item.add_marker(pytest.mark.xdist_group(_group(Path(str(item.fspath)))))
-    items.sort(key=lambda item: (-cost[_group(Path(str(item.fspath)))], _group(Path(str(item.fspath)))))
+    cost = {path: _expected_seconds(Path(path)) for path in {str(item.fspath) for item in items}}
+    items.sort(key=lambda item: (-cost[str(item.fspath)], str(item.fspath)))   # each file stays in order

@@ -211,3 +211,15 @@ def test_colab_install_cell_fails_in_one_sentence(monkeypatch: pytest.MonkeyPatc
     message = str(err.value)
     assert message.startswith(f"Could not install the course from {url} (branch main): ")
     assert "make colab REPO=owner/name" in message and "\n" not in message
+
+
+LECTURES = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=[p.stem for p in LECTURES])
+def test_lectures_print_their_verdicts_with_claims(path: Path) -> None:
+    """Every lecture states at least one lesson through course_lib.claims with relied_on=True, so that
+    make test (CLAIMS_STRICT=1) fails when its ci run stops showing it (issue 18)."""
+    code = "\n".join(c.source for c in _read(path).cells if c.cell_type == "code")
+    assert re.search(r"from course_lib\.claims import claim|from course_lib import .*\bclaims\b", code), path.name
+    assert "relied_on=True" in code, f"{path.name}: no claim the text relies on"
