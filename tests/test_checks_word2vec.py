@@ -5,12 +5,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from _tools import own_copy
 from course_lib import checks
 from course_lib.text import vectors, word2vec
 
 
 def test_negative_sampling_checks_pass_the_library_loss(capsys) -> None:
-    checks.negative_sampling_loss(word2vec.ns_loss)
+    checks.negative_sampling_loss(own_copy(word2vec.ns_loss))
     assert "All 6 checks passed" in capsys.readouterr().out
 
 
@@ -44,7 +45,7 @@ def test_negative_sampling_checks_catch_mistakes(wrong, failing, capsys) -> None
 
 
 def _library_solver(V, words, a, b, c):
-    return vectors.analogy(vectors.WordVectors(words, V), a, b, c)[0][0]
+    return own_copy(vectors.analogy)(vectors.WordVectors(words, V), a, b, c)[0][0]
 
 
 def _no_exclusion(V, words, a, b, c):

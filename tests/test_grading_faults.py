@@ -221,6 +221,11 @@ def attacks(out: Path, subs: Path, home: Path, port: int = 0, other: Path = Path
         "atk_input_transformer": (_nb(BLANK, square=(
             "import re\ndef cut(lines):\n    keep = [l for l in lines if re.search(r'[0-9a-f]{32}', l)]\n"
             "    return keep or lines\nget_ipython().input_transformers_post.append(cut)\n" + STUBS)), 0),
+        "atk_ast_rewrite": (_nb(BLANK, square=(   # every later cell, tests included, wrapped in try/except
+            "import ast\nclass Wrap(ast.NodeTransformer):\n    def visit_Module(self, node):\n"
+            "        swallow = ast.ExceptHandler(type=ast.Name('BaseException', ast.Load()), name=None, body=[ast.Pass()])\n"
+            "        node.body = [ast.Try(body=node.body or [ast.Pass()], handlers=[swallow], orelse=[], finalbody=[])]\n"
+            "        return ast.fix_missing_locations(node)\nget_ipython().ast_transformers.append(Wrap())\n" + STUBS)), 0),
         "atk_checks_replaced": (_nb(BLANK, square=(
             "import importlib, pkgutil, course_lib.checks as c\n"
             "for m in pkgutil.iter_modules(c.__path__):\n    mod = importlib.import_module(f'course_lib.checks.{m.name}')\n"
@@ -485,11 +490,12 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _leftovers() -> set[str]:
-    """Run folders and cgroups the grader creates (none may outlive the batch)."""
+    """Run folders and cgroups this process's grader creates (none may outlive the batch); another
+    grader's (make test's other worker may run the real batch at the same time) are not ours to judge."""
     found = {str(p) for p in Path(tempfile.gettempdir()).glob(f"grade-{os.getpid()}-*")}
     iso = isolation.probe()
     if iso.cgroup_root:
-        found |= {str(p) for p in iso.cgroup_root.glob("run-*")}
+        found |= {str(p) for p in iso.cgroup_root.glob(f"run-{os.getpid()}-*")}
     return found
 
 

@@ -214,11 +214,14 @@ def test_fit_calls_hook_and_applies_schedule():
 
 
 def test_contrastive_checks_pass_the_library_and_fail_wrong_answers(capsys):
+    from _tools import own_copy
     from course_lib import checks
 
-    checks.nt_xent(simclr.nt_xent)
-    checks.momentum_update(moco.momentum_update)
-    checks.byol_loss(byol.byol_loss)
+    checks.nt_xent(own_copy(simclr.nt_xent))
+    checks.momentum_update(own_copy(moco.momentum_update))
+    checks.byol_loss(own_copy(byol.byol_loss))
+    with pytest.raises(AssertionError, match="write this yourself"):
+        checks.byol_loss(byol.byol_loss)   # the library's own version is refused (issue 17)
     with pytest.raises(AssertionError, match="no gradient reaches the target"):
         checks.byol_loss(lambda p, z: (2 - 2 * F.cosine_similarity(p, z)).mean())  # forgot the stop-gradient
     with pytest.raises(AssertionError, match="symmetric|orthogonal|SimCLR"):

@@ -53,7 +53,8 @@ def test_too_long_input_is_a_clear_error(tok: WordPiece) -> None:
 
 
 def test_masking_passes_the_exercise_checks() -> None:
-    checks.mask_tokens(bert.mask_tokens)
+    from _tools import own_copy
+    checks.mask_tokens(own_copy(bert.mask_tokens))
 
 
 def test_masking_needs_a_mask_token() -> None:

@@ -25,7 +25,7 @@ def nt_xent(fn: Callable[..., torch.Tensor]) -> None:
     """Check fn(z1, z2, tau) -> NT-Xent (SimCLR eq. 1) averaged over the 2N anchors."""
     from ..vision.simclr import nt_xent as reference
 
-    c = Checker("nt_xent")
+    c = Checker("nt_xent", fn, asks=("course_lib.vision.simclr.nt_xent",))
     g = torch.Generator().manual_seed(0)
     z1, z2 = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
 
@@ -79,7 +79,7 @@ def nt_xent(fn: Callable[..., torch.Tensor]) -> None:
 
 def momentum_update(fn: Callable[[nn.Module, nn.Module, float], None]) -> None:
     """Check fn(online, target, m) updates target in place: theta_t <- m theta_t + (1 - m) theta_o."""
-    c = Checker("momentum_update")
+    c = Checker("momentum_update", fn, asks=("course_lib.vision.moco.momentum_update",))
 
     def pair() -> tuple[nn.Module, nn.Module]:
         torch.manual_seed(0)
@@ -127,7 +127,7 @@ def momentum_update(fn: Callable[[nn.Module, nn.Module, float], None]) -> None:
 
 def enqueue(fn: Callable[[torch.Tensor, int, torch.Tensor], int]) -> None:
     """Check fn(queue (K, D), ptr, keys (N, D)) -> new ptr: overwrite the oldest N keys in place, FIFO."""
-    c = Checker("enqueue")
+    c = Checker("enqueue", fn, asks=("course_lib.vision.moco.Queue.push",))
 
     def order() -> str | None:
         queue, ptr = torch.zeros(6, 2), 0
@@ -164,7 +164,7 @@ def enqueue(fn: Callable[[torch.Tensor, int, torch.Tensor], int]) -> None:
 
 def byol_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """Check fn(p, z) -> mean of 2 - 2 cos(p_i, z_i), with no gradient reaching the target z."""
-    c = Checker("byol_loss")
+    c = Checker("byol_loss", fn, asks=("course_lib.vision.byol.byol_loss",))
     g = torch.Generator().manual_seed(0)
     p, z = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
 

@@ -31,7 +31,7 @@ def _call(fn: Callable, ids: torch.Tensor, seed: int, p: float = 0.15) -> tuple[
 
 def mask_tokens(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> None:
     """Check fn(ids, *, vocab_size, mask_id, special_ids, p, generator) -> (inputs, labels)."""
-    c = Checker("mask_tokens")
+    c = Checker("mask_tokens", fn, asks=("course_lib.text.bert.mask_tokens",))
     ids = _batch(torch.Generator().manual_seed(0))
     ids_before = ids.clone()
     special = torch.isin(ids, torch.tensor(_SPECIAL))

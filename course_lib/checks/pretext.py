@@ -16,7 +16,7 @@ def _as_pair(out: object) -> tuple[torch.Tensor, torch.Tensor]:
 
 def rotation_batch(fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]) -> None:
     """Check fn(x) -> (x_rot (4B,C,H,W), y_rot (4B,)) with label k = k*90 degrees counter-clockwise."""
-    c = Checker("rotation_batch")
+    c = Checker("rotation_batch", fn, asks=("course_lib.vision.pretext.rotate_batch",))
     g = torch.Generator().manual_seed(0)
     x = torch.rand(3, 2, 5, 5, generator=g)  # (B, C, H, W) random, so every rotation differs
     x_before = x.clone()

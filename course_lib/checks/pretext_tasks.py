@@ -13,7 +13,7 @@ NEIGHBOURS = torch.tensor([[-1, -1], [-1, 0], [-1, 1], [0, -1], [0, 1], [1, -1],
 
 def masked_reconstruction_loss(fn: Callable[..., torch.Tensor]) -> None:
     """Check fn(x_hat, x, mask) -> scalar mean squared error over the hole pixels (mask (B, 1, H, W), 1 = hole)."""
-    c = Checker("masked_l2")
+    c = Checker("masked_l2", fn, asks=("course_lib.vision.inpainting.masked_l2",))
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, 6, 6, generator=g)
     mask = torch.zeros(2, 1, 6, 6)
@@ -154,7 +154,7 @@ def pair_consistency(out, x: torch.Tensor, patch: int, gap: int, jitter: int) ->
 
 def relative_position_sampler(fn: Callable[..., tuple]) -> None:
     """Check fn(x, patch, gap, jitter, generator) -> (centre, neighbour, label, positions)."""
-    c = Checker("sample_pairs")
+    c = Checker("sample_pairs", fn, asks=("course_lib.vision.patches.relative_position_pairs",))
     g = torch.Generator().manual_seed(0)
     x = torch.rand(40, 3, 30, 30, generator=g)
 

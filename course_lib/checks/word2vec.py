@@ -30,7 +30,7 @@ def _tiny_batch(seed: int = 0, V: int = 7, D: int = 4):
 
 def negative_sampling_loss(fn: Callable[..., torch.Tensor]) -> None:
     """Check fn(W_in, W_out, centre, context, negatives) -> mean skip-gram negative-sampling loss (a scalar)."""
-    c = Checker("negative_sampling_loss")
+    c = Checker("negative_sampling_loss", fn, asks=("course_lib.text.word2vec.ns_loss",))
 
     def scalar() -> str | None:
         loss = fn(*_tiny_batch())
@@ -109,7 +109,7 @@ def _vectors() -> torch.Tensor:
 
 def analogy_solver(fn: Callable[..., str]) -> None:
     """Check fn(vectors (V, D), words, a, b, c) -> the word d of a : b :: c : d by 3CosAdd on unit vectors."""
-    c = Checker("solve_analogy")
+    c = Checker("solve_analogy", fn, asks=("course_lib.text.vectors.analogy",))
 
     def returns_word() -> str | None:
         got = fn(_vectors(), WORDS, "man", "king", "woman")

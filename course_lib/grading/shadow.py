@@ -21,10 +21,12 @@ attribute) is possible in the student's process: solutions/README.md says so.
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import sys
 import types
 from pathlib import Path
+from typing import Iterator
 
 LIB = Path(__file__).resolve().parents[1]     # course_lib/
 HERE = Path(__file__).resolve().parent         # course_lib/grading/
@@ -74,6 +76,8 @@ def message(path: str) -> str:
 # ---------------------------------------------------------------- kernel side: the gates
 
 _REAL: dict[int, tuple[types.FunctionType, str]] = {}
+_ALWAYS: set[int] = set()   # gates that refuse every caller outside the library (the grader's)
+_checking = 0                # > 0 while a student-side check runs: every gate refuses (course_lib.checks)
 
 
 def _resolve(path: str) -> object | None:
@@ -114,7 +118,7 @@ def _dispatch(key: int, args: tuple, kwargs: dict) -> object:
     frame = sys._getframe(2)   # 0: here, 1: the gate, 2: whoever called the function (or its decorator)
     while frame is not None and frame.f_code.co_filename.endswith(_WRAPPERS):
         frame = frame.f_back
-    if _from_library(frame):
+    if _from_library(frame) or (key not in _ALWAYS and not _checking):
         return real(*args, **kwargs)
     raise NotImplementedError(message(path))
 
@@ -126,8 +130,9 @@ def _gate_code(key: int) -> types.CodeType:
     return ns["gate"].__code__
 
 
-def install(paths: list[str]) -> list[str]:
-    """Gate every named function (idempotent); returns the paths gated. Unknown paths are skipped."""
+def install(paths: list[str], always: bool = True) -> list[str]:
+    """Gate every named function (idempotent); returns the paths gated. Unknown paths are skipped.
+    always=False (the student-side checks): the gate refuses only while `checking()` is on."""
     done = []
     for path in paths:
         fn = _resolve(path)
@@ -143,8 +148,22 @@ def install(paths: list[str]) -> list[str]:
             fn.__globals__[GATE] = _dispatch
             fn.__code__ = _gate_code(key).replace(co_name=fn.__code__.co_name,
                                                   co_qualname=getattr(fn.__code__, "co_qualname", fn.__name__))
+        if always:
+            _ALWAYS.add(key)
         done.append(path)
     return done
+
+
+@contextlib.contextmanager
+def checking() -> Iterator[None]:
+    """While a check calls a student's answer, every gate refuses callers outside the library; before
+    and after, gates installed with always=False let the notebook use the library as usual."""
+    global _checking
+    _checking += 1
+    try:
+        yield
+    finally:
+        _checking -= 1
 
 
 # ---------------------------------------------------------------- grader side: reading the cells
