@@ -97,6 +97,11 @@ LIBRARY_ANSWERS = {
     "08_momentum_targets": {
         "momentum_update": "import importlib\nmomentum_update = importlib.import_module('course_lib.vision.moco').momentum_update",
         "byol_loss": "byol_loss = __import__('course_lib.vision.byol', fromlist=['x']).byol_loss"},
+    "06_rotation_saliency": {"saliency": "from course_lib.vision.probing import saliency"},
+    "09_knn_few_labels": {
+        "weighted_knn_predict": "def weighted_knn_predict(z_train, y_train, z_test, k=20, temperature=0.07):\n"
+                                "    return y_train[evaluation.nearest_neighbours(z_train, z_test, k=1)[1][:, 0]]",
+        "label_subset": "label_subset = getattr(evaluation, 'label' + '_subset')"},
 }
 
 

@@ -8,10 +8,12 @@ cell that calls an exercise function still left as its stub says which function 
 (report.py says how; importing this package in an IPython kernel installs that message).
 """
 from .contrastive import byol_loss, enqueue, momentum_update, nt_xent
+from .few_labels import label_subset, weighted_knn
 from .masking import mask_tokens
 from .pretext import knn_classifier, rotation_batch
 from .pretext_tasks import greedy_hamming, masked_reconstruction_loss, relative_position_sampler
 from .report import Checker, CheckFailed, install_stub_message
+from .saliency import saliency_map, saliency_share
 from .word2vec import analogy_solver, negative_sampling_loss
 
 __all__ = ["Checker", "CheckFailed", "install_stub_message", "knn_classifier", "rotation_batch"]
@@ -19,5 +21,6 @@ __all__ += ["greedy_hamming", "masked_reconstruction_loss", "relative_position_s
 __all__ += ["nt_xent", "momentum_update", "enqueue", "byol_loss"]
 __all__ += ["mask_tokens"]
 __all__ += ["analogy_solver", "negative_sampling_loss"]
+__all__ += ["saliency_map", "saliency_share", "weighted_knn", "label_subset"]
 
 install_stub_message()   # in a kernel: a call to an unwritten exercise function names it
