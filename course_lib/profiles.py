@@ -82,6 +82,13 @@ BUDGETS: dict[str, dict[str, dict]] = {
         "gpu": {**_TOUR_CI, "dataset": "auto", "n_train": None, "n_test": None, "epochs": 30,
                 "batch_size": 512, "width": 64, "time_budget_s": 900.0, "expected_min": 15.0},
     },
+    # The setup appendix trains nothing: it shows n_train images of the offline set in every profile (and
+    # tries the real sets, a download on first use where there is a network: hence gpu's minutes).
+    "appendix_setup": {
+        "ci": dict(dataset="shapes", n_train=32, image_size=32, expected_min=0.3),
+        "cpu": dict(dataset="shapes", n_train=32, image_size=32, expected_min=0.5),
+        "gpu": dict(dataset="shapes", n_train=32, image_size=32, expected_min=3.0),
+    },
     "00_pretext_warmup": {
         "ci": {**_TOUR_CI, "expected_min": 1.2},
         "cpu": {**_TOUR_CI, "n_train": 5000, "n_test": 2000, "epochs": 8, "time_budget_s": 240.0,

@@ -16,7 +16,7 @@ from conftest import REPO
 from course_lib import data
 from course_lib.data import images
 
-NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = [*sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")), REPO / "notebooks" / "appendix_setup.ipynb"]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Notebook 00 loads STL-10 (a 2.6 GB archive) only where the profile uses it or it is cached; anywhere
+"""The setup appendix (linked from notebook 00) loads STL-10 (a 2.6 GB archive) only where the profile uses it or it is cached; anywhere
 else it prints one line that says it skipped it and why. The cell runs here against a stand-in data
 layer that records what is loaded."""
 from __future__ import annotations
@@ -12,9 +12,9 @@ from conftest import REPO
 
 
 def _datasets_cell() -> str:
-    cells = nbformat.read(REPO / "notebooks" / "00_tour.ipynb", as_version=4).cells
+    cells = nbformat.read(REPO / "notebooks" / "appendix_setup.ipynb", as_version=4).cells
     found = [c.source for c in cells if c.cell_type == "code" and '("cifar10", "stl10")' in c.source]
-    assert len(found) == 1, "notebook 00 has one cell that tries the real image sets"
+    assert len(found) == 1, "the setup appendix has one cell that tries the real image sets"
     return found[0]
 
 
