@@ -4,7 +4,7 @@
 #   make course  headless: execute every notebook into course_out/ (PROFILE=ci|cpu|gpu)
 #   make exercises / make grade SUBMISSIONS=dir [SOURCE=private/solutions]   instructor jobs
 #   make colab REPO=owner/name [BRANCH=main]      point every Colab badge/install cell at a fork
-#   make ui-check  run notebook 00 in JupyterLab in headless Chromium (screenshot in ui_check_out/)
+#   make ui-check  run every notebook in JupyterLab in headless Chromium (screenshots in ui_check_out/<name>/)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -79,4 +79,4 @@ colab:
 
 # Not part of `make test`: needs Chromium and chromedriver (installed with apt-get when run as root).
 ui-check: $(STAMP)
-	$(PYTHON) .ci/ui_check.py --install --python $(BIN)/python --out ui_check_out notebooks/00_tour.ipynb
+	$(PYTHON) .ci/ui_check.py --install --python $(BIN)/python --out ui_check_out notebooks/*.ipynb
