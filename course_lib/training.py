@@ -207,7 +207,10 @@ def fit(model: nn.Module, loss_fn: Callable[[nn.Module, tuple], torch.Tensor], l
                     f"training diverged. Try a lower learning rate (now lr={optimizer.param_groups[0]['lr']:g}) or check the inputs.")
             history.losses.append(value)
         return sum(values)
-    bar = tqdm(total=max(0, epochs - history.epochs_done) * steps_per_epoch, desc=desc, disable=not progress)
+    # mininterval=1: a redraw a second is enough to watch, and each redraw of Lab's widget bar is a few
+    # kernel messages (at tqdm's default 0.1 s, a 4-minute cell sent about 5000)
+    bar = tqdm(total=max(0, epochs - history.epochs_done) * steps_per_epoch, desc=desc, disable=not progress,
+               mininterval=1.0)
     try:
         for epoch in range(history.epochs_done, epochs):
             epoch_sum, epoch_steps = 0.0, 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import queue
 from pathlib import Path
 
 import matplotlib
@@ -28,6 +29,51 @@ def tmp_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
+    _tolerate_a_lost_idle_status()
+
+
+def _tolerate_a_lost_idle_status() -> None:
+    """Let nbval treat a cell whose kernel replied "ok" as finished when the closing "status: idle"
+    never arrives on IOPub, as nbclient does (its raise_on_iopub_timeout is False by default).
+
+    nbval reads a cell's outputs only after the kernel's reply and stops at the idle status; without it,
+    nbval waits output_timeout seconds and fails the cell. The project's CI once failed that way after
+    notebook 09's 230-s training cell had replied "ok" (on a loaded 2-core machine; not reproduced here,
+    where the same cell under the same load lost nothing). A cell that raised still fails: its reply says
+    "error", and nbval still reports every output that did arrive.
+    """
+    try:
+        from nbval import kernel as nbval_kernel
+    except ImportError:  # nbval is a dev dependency; plain pytest runs without it
+        return
+    read = nbval_kernel.RunningKernel.get_message
+    if getattr(read, "tolerates_lost_idle", False):
+        return
+
+    def get_message(self, stream, timeout=None):
+        try:
+            msg = read(self, stream, timeout=timeout)
+        except queue.Empty:
+            replied = getattr(self, "_ok_replies", set())
+            parent = getattr(self, "_last_request", None)
+            if stream != "iopub" or parent not in replied:
+                raise
+            replied.discard(parent)
+            print(f"[conftest] no idle status within {timeout} s after an ok reply to {parent}; "
+                  "treating the cell as finished", flush=True)
+            return {"msg_type": "status", "parent_header": {"msg_id": parent},
+                    "header": {"msg_type": "status"}, "metadata": {}, "content": {"execution_state": "idle"}}
+        if stream == "shell" and msg.get("msg_type") == "execute_reply":
+            self._last_request = msg["parent_header"].get("msg_id")
+            if msg["content"].get("status") == "ok":
+                self.__dict__.setdefault("_ok_replies", set()).add(self._last_request)
+        elif stream == "iopub" and msg.get("msg_type") == "status" \
+                and msg["content"].get("execution_state") == "idle":
+            getattr(self, "_ok_replies", set()).discard(msg["parent_header"].get("msg_id"))
+        return msg
+
+    get_message.tolerates_lost_idle = True
+    nbval_kernel.RunningKernel.get_message = get_message
 
 
 # Rough seconds of the slowest test files on 2 cores (make test starts them first); the rest count 1.
