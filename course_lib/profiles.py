@@ -237,6 +237,24 @@ BUDGETS.update({
                              "gpu": {**_SSL_GPU, "epochs": 30, "collapse_epochs": 5, "expected_min": 40.0}},
     "09_evaluation": {"ci": {**_SSL_CI, "epochs": 10, "expected_min": 1.6}, "cpu": {**_SSL_CPU, "expected_min": 18.0},
                       "gpu": {**_SSL_GPU, "epochs": 20, "ft_epochs": 20, "expected_min": 55.0}},
+    # Notebook 11 (issue 19). bound_*: the InfoNCE bound on correlated Gaussians (bound_dim dimensions, true
+    # MI in nats on the bound_mi grid, candidate-set sizes bound_ns, bound_samples anchors per point);
+    # cpc_*: patch side and stride of the grid and rows predicted ahead; batch_sizes and momenta: the short
+    # SimCLR and MoCo runs (small_n images, small_epochs) of the negatives section.
+    "11_infonce": {
+        "ci": {**_SSL_CI, "epochs": 4, "small_epochs": 4, "bound_dim": 8, "bound_ns": (4, 16, 64, 256),
+               "bound_mi": (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0), "bound_samples": 16384,
+               "cpc_patch": 8, "cpc_stride": 4, "cpc_steps": 2, "batch_sizes": (16, 64, 256),
+               "momenta": (0.0, 0.9, 0.99, 0.999), "expected_min": 1.5},
+        "cpu": {**_SSL_CPU, "epochs": 10, "small_epochs": 10, "bound_dim": 8, "bound_ns": (4, 16, 64, 256, 1024),
+                "bound_mi": (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 14.0), "bound_samples": 16384,
+                "cpc_patch": 8, "cpc_stride": 4, "cpc_steps": 2, "batch_sizes": (16, 64, 256),
+                "momenta": (0.0, 0.9, 0.99, 0.999), "expected_min": 6.0},
+        "gpu": {**_SSL_GPU, "epochs": 20, "bound_dim": 8, "bound_ns": (4, 16, 64, 256, 1024, 4096),
+                "bound_mi": (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0),
+                "bound_samples": 65536, "cpc_patch": 8, "cpc_stride": 4, "cpc_steps": 2,
+                "batch_sizes": (64, 256, 1024), "momenta": (0.0, 0.9, 0.99, 0.999), "expected_min": 20.0},
+    },
     "07_nt_xent": {"ci": {**_SSL_CI, "expected_min": 0.4}, "cpu": {**_SSL_CPU, "expected_min": 2.0},
                    "gpu": {**_SSL_GPU, "expected_min": 5.0}},
     "08_momentum_targets": {"ci": {**_SSL_CI, "expected_min": 0.4}, "cpu": {**_SSL_CPU, "expected_min": 2.0},
@@ -277,6 +295,7 @@ SHRINK: dict[str, object] = {
     "max_len": 32, "ft_max_len": 32, "dim": 32, "n_layers": 1, "n_heads": 2, "lm_dim": 16, "lm_hidden": 32,
     "n_pairs": 256, "n_sentences": 500, "n_test_sentences": 200, "time_lengths": (16, 32), "time_dim": 16,
     "time_repeats": 1, "folds": 2, "ft_folds": 2, "w2v_dim": 16, "ex_dim": 16,
+    "bound_samples": 1024, "bound_ns": (4, 16), "batch_sizes": (8, 16),
 }
 
 
