@@ -237,6 +237,24 @@ BUDGETS.update({
                              "gpu": {**_SSL_GPU, "epochs": 30, "collapse_epochs": 5, "expected_min": 40.0}},
     "09_evaluation": {"ci": {**_SSL_CI, "epochs": 10, "expected_min": 1.6}, "cpu": {**_SSL_CPU, "expected_min": 18.0},
                       "gpu": {**_SSL_GPU, "epochs": 20, "ft_epochs": 20, "expected_min": 55.0}},
+    # Notebook 10 (issue 19). colour_dataset: the set colorization learns from (shapes_colour: each class its
+    # own tenth of the colour wheel, since on plain shapes a shape's colour is random and cannot be
+    # predicted from its lightness); ab_bin: the ab quantisation step (Zhang et al.: 10); dc_*: DeepCluster's
+    # k, rounds, epochs per round, PCA dimension and training images (dc_n_train; ci: 2000 images left its NMI
+    # flat at about 0.05 and its probe gain at +8, 5000 raised them to 0.10 and +16 in the runs that set the
+    # row); n_shown: images in the colorization figure.
+    "10_colour_clusters": {
+        "ci": dict(dataset="shapes", colour_dataset="shapes_colour", n_train=2000, n_test=1000, image_size=32,
+                   width=16, batch_size=64, lr=3e-3, warmup_epochs=1.0, epochs=4, ab_bin=10.0, dc_k=100,
+                   dc_n_train=5000, dc_rounds=8, dc_epochs=2, dc_pca=64, n_shown=6, time_budget_s=600.0, expected_min=1.2),
+        "cpu": dict(dataset="shapes", colour_dataset="shapes_colour", n_train=5000, n_test=2000, image_size=32,
+                    width=32, batch_size=64, lr=3e-3, warmup_epochs=1.0, epochs=10, ab_bin=10.0, dc_k=100,
+                    dc_n_train=10000, dc_rounds=15, dc_epochs=2, dc_pca=64, n_shown=6, time_budget_s=900.0, expected_min=6.0),
+        # gpu: CIFAR-10's own colours for both (offline fallback: the shapes sets)
+        "gpu": dict(dataset="auto", colour_dataset="auto", n_train=None, n_test=None, image_size=None,
+                    width=64, batch_size=256, lr=2e-3, warmup_epochs=2.0, epochs=30, ab_bin=10.0, dc_k=100,
+                    dc_n_train=None, dc_rounds=30, dc_epochs=2, dc_pca=128, n_shown=6, time_budget_s=3600.0, expected_min=20.0),
+    },
     # Notebook 11 (issue 19). bound_*: the InfoNCE bound on correlated Gaussians (bound_dim dimensions, true
     # MI in nats on the bound_mi grid, candidate-set sizes bound_ns, bound_samples anchors per point);
     # cpc_*: patch side and stride of the grid and rows predicted ahead; batch_sizes and momenta: the short
@@ -295,7 +313,8 @@ SHRINK: dict[str, object] = {
     "max_len": 32, "ft_max_len": 32, "dim": 32, "n_layers": 1, "n_heads": 2, "lm_dim": 16, "lm_hidden": 32,
     "n_pairs": 256, "n_sentences": 500, "n_test_sentences": 200, "time_lengths": (16, 32), "time_dim": 16,
     "time_repeats": 1, "folds": 2, "ft_folds": 2, "w2v_dim": 16, "ex_dim": 16,
-    "bound_samples": 1024, "bound_ns": (4, 16), "batch_sizes": (8, 16),
+    "bound_samples": 1024, "bound_ns": (4, 16), "batch_sizes": (8, 16), "dc_k": 8, "dc_n_train": 64, "dc_rounds": 2, "dc_epochs": 1,
+    "dc_pca": 16, "n_shown": 4,
 }
 
 

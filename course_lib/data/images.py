@@ -22,7 +22,8 @@ from .cache import CacheError
 from .downloads import DownloadError, cache_dir, download
 from .shapes import CLASSES as SHAPE_CLASSES, cached_shapes
 
-IMAGE_DATASETS = ("auto", "shapes", "digits", "cifar10", "stl10")
+# shapes_colour: the shapes set with each class in its own tenth of the colour wheel (notebook 10)
+IMAGE_DATASETS = ("auto", "shapes", "shapes_colour", "digits", "cifar10", "stl10")
 SPLITS = ("train", "test", "unlabeled")
 _SHAPES_DEFAULT_N = {"train": 5000, "test": 1000}
 
@@ -154,12 +155,12 @@ def _limit(total: int, n: int | None, name: str, split: str) -> int | None:
     return n
 
 
-def _shapes(split: str, n: int | None, seed: int, size: int | None) -> ImageData:
+def _shapes(split: str, n: int | None, seed: int, size: int | None, name: str = "shapes") -> ImageData:
     # Train and test come from different random streams (2*seed, 2*seed+1), so never overlap.
     n = _SHAPES_DEFAULT_N[split] if n is None else n
-    x, y = cached_shapes(n, size or 32, 2 * seed + (split == "test"))
+    x, y = cached_shapes(n, size or 32, 2 * seed + (split == "test"), hue_by_class=name == "shapes_colour")
     x = torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(255.0)  # (N, S, S, 3) -> (N, 3, S, S)
-    return ImageData(x, torch.from_numpy(y), list(SHAPE_CLASSES), "shapes")
+    return ImageData(x, torch.from_numpy(y), list(SHAPE_CLASSES), name)
 
 
 def _digits(split: str, n: int | None, seed: int, size: int | None) -> ImageData:
@@ -218,8 +219,8 @@ def load_images(name: str, *, train: bool | None = True, split: str | None = Non
     split = _split(train, split)
     if split == "unlabeled" and name != "stl10":
         raise ValueError(f"only stl10 has an 'unlabeled' split, not {name!r}")
-    if name == "shapes":
-        return _shapes(split, n, seed, size)
+    if name in ("shapes", "shapes_colour"):
+        return _shapes(split, n, seed, size, name)
     if name == "digits":
         return _digits(split, n, seed, size)
     return _real(name, split, n, seed, size)

@@ -99,13 +99,18 @@ def _backgrounds(rng: np.random.Generator, n: int, size: int, fixed_sky: bool = 
     return bg + rng.normal(0.0, 0.03, (n, size, size, 1))
 
 
-def _draw(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """The per-image factors of a set, in the order make_shapes draws them (the background's follow)."""
+def _draw(rng: np.random.Generator, n: int, hue_by_class: bool = False) -> dict[str, np.ndarray]:
+    """The per-image factors of a set, in the order make_shapes draws them (the background's follow).
+
+    hue_by_class: class c's hue lies in [c/10, (c+1)/10) of the colour wheel instead of anywhere (the
+    same random draws, so every other factor is unchanged): a set whose colour says the class."""
     y = rng.permutation(np.arange(n) % len(CLASSES))  # balanced: counts differ by at most 1
     scale = rng.uniform(0.4, 0.62, n)  # shape radius as a fraction of the half-width
     centre = rng.uniform(-1.0, 1.0, (n, 2)) * (0.92 - scale)[:, None]  # stays in frame
     tilt = np.deg2rad(rng.uniform(-MAX_TILT_DEG, MAX_TILT_DEG, n))
     hsv = rng.uniform(0, 1, n), rng.uniform(0.75, 1.0, n), rng.uniform(0.8, 1.0, n)
+    if hue_by_class:
+        hsv = ((y + hsv[0]) / len(CLASSES), *hsv[1:])
     return {"y": y, "scale": scale, "centre": centre, "tilt": tilt, "hue": hsv[0], "colour": _hsv_to_rgb(*hsv)}
 
 
@@ -144,16 +149,18 @@ def factor_bins(factors: dict[str, np.ndarray], bins: int = 10) -> dict[str, np.
             "position": cut(f["centre"][:, 0], -0.5, 0.5, 3) * 3 + cut(f["centre"][:, 1], -0.5, 0.5, 3)}
 
 
-def make_shapes(n: int, size: int = 32, seed: int = 0, *, fixed_sky: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def make_shapes(n: int, size: int = 32, seed: int = 0, *, fixed_sky: bool = False,
+                hue_by_class: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Render ``n`` images: (N, S, S, 3) uint8 and balanced labels (N,) int64; deterministic.
 
     ``fixed_sky=True`` draws every background light at the top and dark at the bottom, as the
     first version of the set did: a shortcut for rotation prediction (notebook 05 shows it).
+    ``hue_by_class=True`` gives each class its own tenth of the colour wheel (notebook 10's colorization).
     """
     if n < 0 or size < 8:
         raise ValueError(f"make_shapes needs n >= 0 and size >= 8, got n={n}, size={size}")
     rng = np.random.default_rng(seed)
-    f = _draw(rng, n)
+    f = _draw(rng, n, hue_by_class)
     y, scale, centre, tilt, colour = f["y"], f["scale"], f["centre"], f["tilt"], f["colour"]
     images = _backgrounds(rng, n, size, fixed_sky)  # (N, S, S, 3)
 
@@ -176,9 +183,9 @@ def make_shapes(n: int, size: int = 32, seed: int = 0, *, fixed_sky: bool = Fals
     return x, y.astype(np.int64)
 
 
-def cached_shapes(n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``make_shapes`` with an .npz cache in ``cache_dir()`` keyed by (n, size, seed, VERSION)."""
-    path = cache_dir() / f"shapes_v{VERSION}_n{n}_s{size}_seed{seed}.npz"
+def cached_shapes(n: int, size: int = 32, seed: int = 0, *, hue_by_class: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``make_shapes`` with an .npz cache in ``cache_dir()`` keyed by (n, size, seed, hue_by_class, VERSION)."""
+    path = cache_dir() / f"shapes{'_colour' if hue_by_class else ''}_v{VERSION}_n{n}_s{size}_seed{seed}.npz"
     if path.exists():
         try:
             with np.load(path) as f:
@@ -186,7 +193,7 @@ def cached_shapes(n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np
         except (OSError, ValueError, KeyError):
             with contextlib.suppress(OSError):  # a read-only folder keeps it; we regenerate
                 path.unlink(missing_ok=True)  # unreadable cache: regenerate below
-    x, y = make_shapes(n, size, seed)
+    x, y = make_shapes(n, size, seed, hue_by_class=hue_by_class)
     try:
         with atomic_write(path, f"the generated shapes set ({path.name})") as f:
             np.savez(f, x=x, y=y)  # uncompressed: loading is faster than regenerating

@@ -1,0 +1,148 @@
+"""Colorization as a pretext task (Zhang, Isola & Efros, ECCV 2016): predict an image's colours from its lightness.
+
+Images are split into CIE Lab: the network sees the lightness L and predicts the two colour channels
+ab. Two losses, as the paper compares them:
+- "regression": L2 on ab. Where the colour is uncertain the L2 optimum is the *mean* of the possible
+  colours, which is greyish (low chroma): the paper's Figure 2.
+- "classification": ab quantised into bins of `bin_size` (the paper: 10) and a cross-entropy over the
+  bins seen in the training images, each pixel weighted by the rarity of its bin ("class rebalancing",
+  eq. 3-4, with lambda = 1/2; the paper also smooths the bin distribution with a Gaussian and
+  soft-encodes targets over 5 neighbouring bins, which we leave out: a pixel's target is its nearest bin).
+  A prediction is decoded with the paper's annealed mean (T = 0.38).
+Predictions are made at 1/8 of the image's resolution (the encoder's last feature map) and compared
+with the ab channels pooled to that size; the paper predicts at 1/4.
+
+The model follows the method protocol of `methods`: ``.encoder`` takes RGB images (it converts them to L
+itself), ``loss(x)`` takes a batch of RGB images in [0, 1].
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+# sRGB (D65) -> XYZ, and the D65 white point
+_RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
+                            [0.212671, 0.715160, 0.072169],
+                            [0.019334, 0.119193, 0.950227]])
+_WHITE = torch.tensor([0.950456, 1.0, 1.088754])
+_EPS = (6 / 29) ** 3
+
+
+def rgb_to_lab(x: torch.Tensor) -> torch.Tensor:
+    """sRGB images (B, 3, H, W) in [0, 1] -> CIE Lab (B, 3, H, W): L in [0, 100], a and b about [-110, 110]."""
+    lin = torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
+    xyz = torch.einsum("ij,bjhw->bihw", _RGB_TO_XYZ.to(x), lin) / _WHITE.to(x)[None, :, None, None]
+    f = torch.where(xyz > _EPS, xyz.clamp_min(_EPS) ** (1 / 3), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], dim=1)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """CIE Lab (B, 3, H, W) -> sRGB in [0, 1] (out-of-gamut colours clipped)."""
+    fy = (lab[:, 0] + 16) / 116
+    f = torch.stack([fy + lab[:, 1] / 500, fy, fy - lab[:, 2] / 200], dim=1)
+    xyz = torch.where(f > 6 / 29, f ** 3, 3 * (6 / 29) ** 2 * (f - 4 / 29)) * _WHITE.to(lab)[None, :, None, None]
+    lin = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(_RGB_TO_XYZ).to(lab), xyz).clamp(0, 1)
+    return torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-8) ** (1 / 2.4) - 0.055, 12.92 * lin).clamp(0, 1)
+
+
+def chroma(ab: torch.Tensor) -> torch.Tensor:
+    """Colourfulness of each pixel, sqrt(a^2 + b^2): (B, 2, H, W) -> (B, H, W); 0 is grey."""
+    return ab.pow(2).sum(dim=1).sqrt()
+
+
+class ABBins:
+    """The ab bins seen in a set of images, their frequencies, and the rebalancing weight of each bin."""
+
+    def __init__(self, ab: torch.Tensor, *, bin_size: float = 10.0, lam: float = 0.5) -> None:
+        """ab: (N, 2, H, W) colour channels of the training images (at the resolution the loss uses)."""
+        self.bin_size = bin_size
+        cells = torch.round(ab / bin_size).long().permute(0, 2, 3, 1).reshape(-1, 2)   # (pixels, 2) grid cells
+        self.cells, counts = torch.unique(cells, dim=0, return_counts=True)           # (Q, 2), (Q,)
+        self.centres = self.cells.float() * bin_size                                   # (Q, 2) ab of each bin
+        self.p = counts.float() / counts.sum()
+        w = 1.0 / ((1 - lam) * self.p + lam / len(self.p))                            # Zhang et al. eq. 4
+        self.weights = w / (self.p * w).sum()                                          # E_p[w] = 1
+
+    def __len__(self) -> int:
+        return len(self.centres)
+
+    def nearest(self, ab: torch.Tensor) -> torch.Tensor:
+        """Index of the nearest bin centre for every pixel: (B, 2, H, W) -> (B, H, W) long."""
+        flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+        idx = torch.cdist(flat, self.centres.to(ab)).argmin(dim=1)
+        return idx.view(ab.shape[0], *ab.shape[2:])
+
+    def decode(self, logits: torch.Tensor, temperature: float = 0.38) -> torch.Tensor:
+        """The annealed mean of the predicted bin distribution: logits (B, Q, H, W) -> ab (B, 2, H, W).
+
+        temperature 1 gives the mean (greyish, like L2), near 0 the mode (vivid but patchy); the paper uses 0.38."""
+        p = F.softmax(logits / temperature, dim=1)
+        return torch.einsum("bqhw,qc->bchw", p, self.centres.to(logits))
+
+
+class LightnessEncoder(nn.Module):
+    """An encoder of the lightness channel that takes RGB images: (B, 3, H, W) -> features, via L scaled to [-1, 1]."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.net, self.dim = encoder, encoder.dim
+
+    def lightness(self, x: torch.Tensor) -> torch.Tensor:
+        return rgb_to_lab(x)[:, :1] / 50.0 - 1.0
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's last feature map (B, D, H/8, W/8), before its pooling."""
+        return self.net.features(self.lightness(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.lightness(x))
+
+
+class Colorizer(nn.Module):
+    """Predict ab from L at 1/8 resolution, by L2 regression or by classification over rebalanced ab bins."""
+
+    def __init__(self, encoder: nn.Module, *, loss: str = "classification", bins: ABBins | None = None) -> None:
+        super().__init__()
+        if loss not in ("regression", "classification"):
+            raise ValueError(f"loss must be 'regression' or 'classification', got {loss!r}")
+        if loss == "classification" and bins is None:
+            raise ValueError("the classification loss needs the ab bins of the training images: "
+                             "Colorizer(encoder, bins=ABBins(ab_of_training_images))")
+        if not hasattr(encoder, "features"):
+            raise TypeError("the encoder needs a .features feature map, e.g. encoders.ConvEncoder(in_channels=1)")
+        self.encoder = LightnessEncoder(encoder)
+        self.kind, self.bins = loss, bins
+        self.head = nn.Conv2d(encoder.dim, 2 if loss == "regression" else len(bins), kernel_size=1)
+        if bins is not None:
+            self.register_buffer("weights", bins.weights.clone(), persistent=False)
+
+    def target_ab(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """The true ab channels pooled to the prediction's size (B, 2, h, w)."""
+        return F.adaptive_avg_pool2d(rgb_to_lab(x)[:, 1:], size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's output at 1/8 resolution: ab / 100 (B, 2, h, w) or bin logits (B, Q, h, w)."""
+        return self.head(self.encoder.features(x))
+
+    def predict_ab(self, x: torch.Tensor) -> torch.Tensor:
+        """Predicted ab at 1/8 resolution (the annealed mean for the classification loss)."""
+        out = self(x)
+        return 100.0 * out if self.kind == "regression" else self.bins.decode(out)
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        out = self(x)
+        ab = self.target_ab(x, out.shape[-2:])
+        if self.kind == "regression":
+            return F.mse_loss(out, ab / 100.0)   # the head predicts ab / 100, about [-1, 1]
+        target = self.bins.nearest(ab)
+        per_pixel = F.cross_entropy(out, target, reduction="none")
+        return (per_pixel * self.weights[target]).mean()
+
+
+def colorize(model: Colorizer, x: torch.Tensor) -> torch.Tensor:
+    """RGB images recoloured by the model: the true L with the predicted ab upsampled to full size."""
+    with torch.no_grad():
+        lab = rgb_to_lab(x)
+        ab = F.interpolate(model.predict_ab(x), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return lab_to_rgb(torch.cat([lab[:, :1], ab], dim=1))
