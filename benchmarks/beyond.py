@@ -21,7 +21,6 @@ import math
 import time
 
 import torch
-import torch.nn.functional as F
 
 import course_lib
 from course_lib import bounds, data, evaluation
@@ -30,15 +29,14 @@ from course_lib.vision.cpc import CPC
 
 
 def probe(encoder, train, test, seed: int) -> float:
-    return evaluation.linear_probe(evaluation.embed(encoder, train.x), train.y, evaluation.embed(encoder, test.x),
-                                   test.y, seed=seed)
+    return evaluation.score_encoder(encoder, train, test, seed=seed)["probe"]
 
 
 def colorization(run) -> dict[str, float]:
     train = data.load_images(run.colour_dataset, train=True, n=run.n_train, seed=run.seed, size=run.image_size)
     test = data.load_images(run.colour_dataset, train=False, n=run.n_test, seed=run.seed, size=run.image_size)
     grid = train.x.shape[-1] // 8
-    bins = col.ABBins(F.adaptive_avg_pool2d(col.rgb_to_lab(train.x)[:, 1:], grid), bin_size=run.ab_bin)
+    bins = col.ABBins(col.pooled_ab(train.x, grid), bin_size=run.ab_bin)
     torch.manual_seed(run.seed)
     random = probe(col.LightnessEncoder(encoders.ConvEncoder(width=run.width, in_channels=1)), train, test, run.seed)
     torch.manual_seed(run.seed)

@@ -37,7 +37,7 @@ def test_bins_weigh_rare_colours_up_and_average_one():
 def test_both_losses_train_and_classification_needs_bins():
     torch.manual_seed(0)
     x = torch.rand(8, 3, 16, 16)
-    bins = col.ABBins(torch.nn.functional.adaptive_avg_pool2d(col.rgb_to_lab(x)[:, 1:], 2))
+    bins = col.ABBins(col.pooled_ab(x, 2))
     for kind in ("regression", "classification"):
         model = col.Colorizer(encoders.ConvEncoder(width=4, in_channels=1), loss=kind, bins=bins)
         opt = torch.optim.Adam(model.parameters(), lr=1e-2)

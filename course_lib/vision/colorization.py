@@ -46,6 +46,11 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-8) ** (1 / 2.4) - 0.055, 12.92 * lin).clamp(0, 1)
 
 
+def pooled_ab(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """The ab channels of RGB images (B, 3, H, W) averaged down to `size`: (B, 2, h, w), as the loss compares them."""
+    return F.adaptive_avg_pool2d(rgb_to_lab(x)[:, 1:], size)
+
+
 def chroma(ab: torch.Tensor) -> torch.Tensor:
     """Colourfulness of each pixel, sqrt(a^2 + b^2): (B, 2, H, W) -> (B, H, W); 0 is grey."""
     return ab.pow(2).sum(dim=1).sqrt()
@@ -117,10 +122,6 @@ class Colorizer(nn.Module):
         if bins is not None:
             self.register_buffer("weights", bins.weights.clone(), persistent=False)
 
-    def target_ab(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """The true ab channels pooled to the prediction's size (B, 2, h, w)."""
-        return F.adaptive_avg_pool2d(rgb_to_lab(x)[:, 1:], size)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The head's output at 1/8 resolution: ab / 100 (B, 2, h, w) or bin logits (B, Q, h, w)."""
         return self.head(self.encoder.features(x))
@@ -132,7 +133,7 @@ class Colorizer(nn.Module):
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         out = self(x)
-        ab = self.target_ab(x, out.shape[-2:])
+        ab = pooled_ab(x, out.shape[-2:])
         if self.kind == "regression":
             return F.mse_loss(out, ab / 100.0)   # the head predicts ab / 100, about [-1, 1]
         target = self.bins.nearest(ab)
