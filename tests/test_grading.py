@@ -102,6 +102,24 @@ LIBRARY_ANSWERS = {
         "weighted_knn_predict": "def weighted_knn_predict(z_train, y_train, z_test, k=20, temperature=0.07):\n"
                                 "    return y_train[evaluation.nearest_neighbours(z_train, z_test, k=1)[1][:, 0]]",
         "label_subset": "label_subset = getattr(evaluation, 'label' + '_subset')"},
+    "10_ab_bins": {
+        "quantize_ab": "def quantize_ab(ab, bin_size):\n"
+                       "    k = math.ceil(AB_MAX / bin_size)\n"
+                       "    bins = col.ABBins(ab, bin_size=bin_size)\n"
+                       "    cell = (bins.centres[getattr(bins, 'near' + 'est')(ab)] / bin_size).round().long().clamp(-k, k) + k\n"
+                       "    return cell[..., 0] * (2 * k + 1) + cell[..., 1]",
+        "rebalance_weights": "from course_lib.vision.colorization import ABBins\n"
+                             "def rebalance_weights(p, lam=0.5):\n"
+                             "    a = torch.repeat_interleave(10.0 * torch.arange(len(p)), (p * 10**5).round().long())\n"
+                             "    return ABBins(torch.stack([a, 0 * a]).view(1, 2, 1, -1), lam=lam).weights"},
+    "11_infonce_loss": {
+        "infonce_loss": "def infonce_loss(scores):\n"
+                        "    queue = scores.T.masked_fill(torch.eye(len(scores), dtype=torch.bool), -1e30)\n"
+                        "    return getattr(course_lib.vision.moco, 'info' + '_nce')(torch.eye(len(scores)), scores, queue, 1.0)",
+        "mi_lower_bound": "from course_lib.vision.moco import info_nce\n"
+                          "def mi_lower_bound(scores):\n"
+                          "    queue = scores.T.masked_fill(torch.eye(len(scores), dtype=torch.bool), -1e30)\n"
+                          "    return math.log(len(scores)) - info_nce(torch.eye(len(scores)), scores, queue, 1.0)"},
 }
 
 

@@ -108,3 +108,56 @@ def test_a_deepcluster_round_reports_its_figures():
     assert len(h.rounds) == 2 and h.rounds[0].nmi_previous is None and h.rounds[1].nmi_previous is not None
     assert all(0 <= r.nmi_labels <= 1 and 0 < r.largest_share <= 1 for r in h.rounds)
     assert enc(x).shape == (64, enc.dim)
+
+
+def test_fixed_bins_count_the_data_and_in_gamut_covers_every_colour():
+    fixed = col.ABBins.in_gamut(bin_size=10.0)
+    rgb = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    ab = col.pooled_ab(rgb, 4)
+    counted = col.ABBins(ab, bin_size=10.0, centres=fixed.centres)
+    assert len(counted) == len(fixed) and torch.equal(counted.centres, fixed.centres)
+    assert counted.p.sum().item() == pytest.approx(1.0) and (counted.p == 0).any()   # unseen bins: p = 0
+    assert torch.allclose((counted.p * counted.weights).sum(), torch.tensor(1.0))
+    seen = col.ABBins(ab, bin_size=10.0)                                         # the default: the bins that occur
+    assert len(seen) < len(fixed) and counted.p.max() == pytest.approx(seen.p.max().item())
+    assert (torch.cdist(seen.centres, fixed.centres).min(dim=1).values < 1e-4).all()   # every seen bin is in gamut
+
+
+def test_with_in_channels_replaces_the_first_convolution_only():
+    conv = encoders.with_in_channels(encoders.ConvEncoder(width=4), 1)
+    assert conv(torch.rand(2, 1, 16, 16)).shape == (2, 32)
+    res = encoders.with_in_channels(encoders.ResNet18Encoder(), 2)
+    assert res.net.conv1.in_channels == 2 and res.net.layer1[0].conv1.in_channels == 64
+    assert res.features(torch.rand(2, 2, 32, 32)).shape == (2, 512, 4, 4)
+    with pytest.raises(TypeError, match="no convolution"):
+        encoders.with_in_channels(torch.nn.Linear(3, 3), 1)
+
+
+def test_registry_colorization_rebalances_on_its_training_images():
+    from course_lib.vision import methods
+
+    model = methods.build("colorization", encoders.ConvEncoder(width=4), image_size=16)
+    before = model.weights.clone()
+    x = torch.rand(16, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 0.3 + 0.35   # dull colours
+    methods.train(model, x, epochs=1, batch_size=8, lr=1e-3, progress=False)
+    ab = col.pooled_ab(x, 2)
+    assert torch.allclose(model.weights, col.ABBins(ab, centres=model.bins.centres).weights)
+    assert not torch.allclose(model.weights, before)
+
+
+def test_deepcluster_reclusters_every_round_and_samples_uniformly_over_clusters():
+    from course_lib import training
+    from course_lib.vision import methods
+
+    x = torch.rand(40, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    model = methods.build("deepcluster", encoders.ConvEncoder(width=4), k=4, pca_dim=8, epochs_per_round=2)
+    h = methods.train(model, x, epochs=4, batch_size=8, lr=1e-3, progress=False)
+    assert len(model.assignments) == 2 and len(h.epoch_losses) == 4      # rounds at epochs 0 and 2
+    counts = torch.bincount(model.assignments[-1], minlength=4).float()
+    assert torch.allclose(model.sampling_weights, 1 / counts[model.assignments[-1]])
+    with pytest.raises(RuntimeError, match="no clusters yet"):
+        methods.build("deepcluster", encoders.ConvEncoder(width=4)).loss(x[:4])
+    loader = training.DeviceLoader(torch.arange(6.0), batch_size=6, seed=0)
+    loader.weights = torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+    drawn = next(iter(loader))[0]
+    assert set(drawn.tolist()) <= {2.0, 5.0} and len(drawn) == 6          # with replacement, by weight

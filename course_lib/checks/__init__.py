@@ -7,8 +7,10 @@ A failed check ends with one short message (CheckFailed, an AssertionError), and
 cell that calls an exercise function still left as its stub says which function to write first
 (report.py says how; importing this package in an IPython kernel installs that message).
 """
+from .colour_bins import quantize_ab, rebalance_weights
 from .contrastive import byol_loss, enqueue, momentum_update, nt_xent
 from .few_labels import label_subset, weighted_knn
+from .infonce import infonce_loss, mi_lower_bound
 from .masking import mask_tokens
 from .pretext import knn_classifier, rotation_batch
 from .pretext_tasks import greedy_hamming, masked_reconstruction_loss, relative_position_sampler
@@ -22,5 +24,6 @@ __all__ += ["nt_xent", "momentum_update", "enqueue", "byol_loss"]
 __all__ += ["mask_tokens"]
 __all__ += ["analogy_solver", "negative_sampling_loss"]
 __all__ += ["saliency_map", "saliency_share", "weighted_knn", "label_subset"]
+__all__ += ["quantize_ab", "rebalance_weights", "infonce_loss", "mi_lower_bound"]
 
 install_stub_message()   # in a kernel: a call to an unwritten exercise function names it

@@ -29,10 +29,14 @@ _WHITE = torch.tensor([0.950456, 1.0, 1.088754])
 _EPS = (6 / 29) ** 3
 
 
-def rgb_to_lab(x: torch.Tensor) -> torch.Tensor:
-    """sRGB images (B, 3, H, W) in [0, 1] -> CIE Lab (B, 3, H, W): L in [0, 100], a and b about [-110, 110]."""
+def rgb_to_lab(x: torch.Tensor, constants: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """sRGB images (B, 3, H, W) in [0, 1] -> CIE Lab (B, 3, H, W): L in [0, 100], a and b about [-110, 110].
+
+    constants: (RGB -> XYZ matrix, white point) already on x's device (a model's buffers), so that a
+    training step copies nothing from the host; by default they are copied over."""
+    matrix, white = constants if constants is not None else (_RGB_TO_XYZ.to(x), _WHITE.to(x))
     lin = torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
-    xyz = torch.einsum("ij,bjhw->bihw", _RGB_TO_XYZ.to(x), lin) / _WHITE.to(x)[None, :, None, None]
+    xyz = torch.einsum("ij,bjhw->bihw", matrix.to(x.dtype), lin) / white.to(x.dtype)[None, :, None, None]
     f = torch.where(xyz > _EPS, xyz.clamp_min(_EPS) ** (1 / 3), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
     return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], dim=1)
 
@@ -46,9 +50,10 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-8) ** (1 / 2.4) - 0.055, 12.92 * lin).clamp(0, 1)
 
 
-def pooled_ab(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+def pooled_ab(x: torch.Tensor, size: int | tuple[int, int],
+              constants: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """The ab channels of RGB images (B, 3, H, W) averaged down to `size`: (B, 2, h, w), as the loss compares them."""
-    return F.adaptive_avg_pool2d(rgb_to_lab(x)[:, 1:], size)
+    return F.adaptive_avg_pool2d(rgb_to_lab(x, constants)[:, 1:], size)
 
 
 def chroma(ab: torch.Tensor) -> torch.Tensor:
@@ -59,23 +64,40 @@ def chroma(ab: torch.Tensor) -> torch.Tensor:
 class ABBins:
     """The ab bins seen in a set of images, their frequencies, and the rebalancing weight of each bin."""
 
-    def __init__(self, ab: torch.Tensor, *, bin_size: float = 10.0, lam: float = 0.5) -> None:
-        """ab: (N, 2, H, W) colour channels of the training images (at the resolution the loss uses)."""
-        self.bin_size = bin_size
-        cells = torch.round(ab / bin_size).long().permute(0, 2, 3, 1).reshape(-1, 2)   # (pixels, 2) grid cells
-        self.cells, counts = torch.unique(cells, dim=0, return_counts=True)           # (Q, 2), (Q,)
-        self.centres = self.cells.float() * bin_size                                   # (Q, 2) ab of each bin
+    def __init__(self, ab: torch.Tensor, *, bin_size: float = 10.0, lam: float = 0.5,
+                 centres: torch.Tensor | None = None) -> None:
+        """ab: (N, 2, H, W) colour channels of the training images (at the resolution the loss uses).
+
+        centres (Q, 2): fixed bin centres (e.g. in_gamut's) whose frequencies are counted in ab, each pixel
+        in its nearest bin (a bin no pixel falls in has p = 0); by default the bins that occur in ab."""
+        self.bin_size, self.lam = bin_size, lam
+        if centres is None:
+            cells = torch.round(ab / bin_size).long().permute(0, 2, 3, 1).reshape(-1, 2)   # (pixels, 2) grid cells
+            cells, counts = torch.unique(cells, dim=0, return_counts=True)                 # (Q, 2), (Q,)
+            self.centres = cells.float() * bin_size                                         # (Q, 2) ab of each bin
+        else:
+            self.centres = centres.float().cpu()
+            counts = torch.bincount(self.nearest(ab.float().cpu()).flatten(), minlength=len(self.centres))
         self.p = counts.float() / counts.sum()
         w = 1.0 / ((1 - lam) * self.p + lam / len(self.p))                            # Zhang et al. eq. 4
         self.weights = w / (self.p * w).sum()                                          # E_p[w] = 1
 
+    @classmethod
+    def in_gamut(cls, *, bin_size: float = 10.0, lam: float = 0.5, levels: int = 32) -> "ABBins":
+        """The bins of every ab that an sRGB colour can have (the paper has Q = 313 of them), counted
+        over a grid of levels^3 RGB colours: fixed bins for a model built before it sees any data."""
+        v = torch.linspace(0, 1, levels)
+        rgb = torch.stack(torch.meshgrid(v, v, v, indexing="ij")).reshape(1, 3, -1, 1)   # (1, 3, levels^3, 1)
+        return cls(rgb_to_lab(rgb)[:, 1:], bin_size=bin_size, lam=lam)
+
     def __len__(self) -> int:
         return len(self.centres)
 
-    def nearest(self, ab: torch.Tensor) -> torch.Tensor:
-        """Index of the nearest bin centre for every pixel: (B, 2, H, W) -> (B, H, W) long."""
+    def nearest(self, ab: torch.Tensor, centres: torch.Tensor | None = None) -> torch.Tensor:
+        """Index of the nearest bin centre for every pixel: (B, 2, H, W) -> (B, H, W) long (centres: self.centres
+        already on ab's device, e.g. a model's buffer)."""
         flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
-        idx = torch.cdist(flat, self.centres.to(ab)).argmin(dim=1)
+        idx = torch.cdist(flat, (centres if centres is not None else self.centres).to(ab)).argmin(dim=1)
         return idx.view(ab.shape[0], *ab.shape[2:])
 
     def decode(self, logits: torch.Tensor, temperature: float = 0.38) -> torch.Tensor:
@@ -92,9 +114,15 @@ class LightnessEncoder(nn.Module):
     def __init__(self, encoder: nn.Module) -> None:
         super().__init__()
         self.net, self.dim = encoder, encoder.dim
+        self.register_buffer("rgb_to_xyz", _RGB_TO_XYZ.clone(), persistent=False)
+        self.register_buffer("white", _WHITE.clone(), persistent=False)
+
+    def lab(self, x: torch.Tensor) -> torch.Tensor:
+        """rgb_to_lab with the constants on the model's device."""
+        return rgb_to_lab(x, (self.rgb_to_xyz, self.white))
 
     def lightness(self, x: torch.Tensor) -> torch.Tensor:
-        return rgb_to_lab(x)[:, :1] / 50.0 - 1.0
+        return self.lab(x)[:, :1] / 50.0 - 1.0
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The encoder's last feature map (B, D, H/8, W/8), before its pooling."""
@@ -107,7 +135,10 @@ class LightnessEncoder(nn.Module):
 class Colorizer(nn.Module):
     """Predict ab from L at 1/8 resolution, by L2 regression or by classification over rebalanced ab bins."""
 
-    def __init__(self, encoder: nn.Module, *, loss: str = "classification", bins: ABBins | None = None) -> None:
+    def __init__(self, encoder: nn.Module, *, loss: str = "classification", bins: ABBins | None = None,
+                 fit_bins: bool = False) -> None:
+        """fit_bins: recount the bins' frequencies and weights on the training images when training starts
+        (refresh), keeping their centres: how the method registry builds it before it has seen any data."""
         super().__init__()
         if loss not in ("regression", "classification"):
             raise ValueError(f"loss must be 'regression' or 'classification', got {loss!r}")
@@ -117,10 +148,20 @@ class Colorizer(nn.Module):
         if not hasattr(encoder, "features"):
             raise TypeError("the encoder needs a .features feature map, e.g. encoders.ConvEncoder(in_channels=1)")
         self.encoder = LightnessEncoder(encoder)
-        self.kind, self.bins = loss, bins
+        self.kind, self.bins, self.fit_bins = loss, bins, fit_bins
         self.head = nn.Conv2d(encoder.dim, 2 if loss == "regression" else len(bins), kernel_size=1)
         if bins is not None:
             self.register_buffer("weights", bins.weights.clone(), persistent=False)
+            self.register_buffer("centres", bins.centres.clone(), persistent=False)
+
+    def refresh(self, x: torch.Tensor, epoch: int) -> None:
+        """methods.train calls this before every epoch: with fit_bins, the first one rebalances the bins on x."""
+        if self.fit_bins and epoch == 0 and self.bins is not None:
+            with torch.no_grad():
+                grid = self(x[:1].to(self.weights.device)).shape[-2:]
+            ab = torch.cat([pooled_ab(xb.float(), grid).cpu() for xb in x.split(512)])
+            self.bins = ABBins(ab, bin_size=self.bins.bin_size, lam=self.bins.lam, centres=self.bins.centres)
+            self.weights.copy_(self.bins.weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The head's output at 1/8 resolution: ab / 100 (B, 2, h, w) or bin logits (B, Q, h, w)."""
@@ -133,10 +174,10 @@ class Colorizer(nn.Module):
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         out = self(x)
-        ab = pooled_ab(x, out.shape[-2:])
+        ab = pooled_ab(x, out.shape[-2:], (self.encoder.rgb_to_xyz, self.encoder.white))
         if self.kind == "regression":
             return F.mse_loss(out, ab / 100.0)   # the head predicts ab / 100, about [-1, 1]
-        target = self.bins.nearest(ab)
+        target = self.bins.nearest(ab, self.centres)
         per_pixel = F.cross_entropy(out, target, reduction="none")
         return (per_pixel * self.weights[target]).mean()
 

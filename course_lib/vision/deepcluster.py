@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import evaluation, runtime, training
+from .. import evaluation
 
 
 class SobelEncoder(nn.Module):
@@ -28,9 +28,10 @@ class SobelEncoder(nn.Module):
         self.net, self.dim = encoder, encoder.dim
         k = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
         self.register_buffer("kernels", torch.stack([k, k.T])[:, None], persistent=False)   # (2, 1, 3, 3)
+        self.register_buffer("luma", torch.tensor([0.299, 0.587, 0.114])[None, :, None, None], persistent=False)
 
     def edges(self, x: torch.Tensor) -> torch.Tensor:
-        grey = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device)[None, :, None, None]).sum(1, keepdim=True)
+        grey = (x * self.luma.to(x.dtype)).sum(1, keepdim=True)
         return F.conv2d(grey, self.kernels.to(x.dtype), padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -82,6 +83,63 @@ def nmi(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(normalized_mutual_info_score(a.cpu().numpy(), b.cpu().numpy()))
 
 
+class DeepCluster(nn.Module):
+    """DeepCluster in the method protocol of `methods`: ``.encoder``, ``loss(x, index)`` and ``refresh(x, epoch)``.
+
+    methods.train calls refresh(x, epoch) before every epoch; every `epochs_per_round` epochs it starts a
+    round: embed all of x, PCA-whiten, k-means, a fresh classifier. loss(x, index) is the cross-entropy of
+    the classifier's prediction for the (augmented) images x against the clusters of images `index` of x
+    (per_image: methods.train hands each batch's indices over); uniform sampling over the clusters is done by
+    the training loop, from ``sampling_weights``.
+    sobel=True puts the paper's Sobel filter in front of the encoder (its first convolution then takes the
+    2 gradient channels). `assignments` keeps every round's clusters (N,), `refilled` the empty clusters fixed.
+    """
+
+    per_image = True
+
+    def __init__(self, encoder: nn.Module, *, k: int = 100, pca_dim: int = 64, epochs_per_round: int = 1,
+                 fix_empty: bool = True, uniform_sampling: bool = True, sobel: bool = True,
+                 augment_fn=None, seed: int = 0) -> None:
+        super().__init__()
+        if k < 2 or epochs_per_round < 1:
+            raise ValueError(f"DeepCluster needs k >= 2 clusters and epochs_per_round >= 1, got k={k}, "
+                             f"epochs_per_round={epochs_per_round}")
+        from .encoders import with_in_channels   # imported here: encoders is light, but keep this module's imports flat
+
+        self.encoder = SobelEncoder(with_in_channels(encoder, 2)) if sobel else encoder
+        self.head = nn.Linear(self.encoder.dim, k)
+        self.k, self.pca_dim, self.epochs_per_round = k, pca_dim, epochs_per_round
+        self.fix_empty, self.uniform_sampling, self.augment_fn = fix_empty, uniform_sampling, augment_fn
+        self.generator = torch.Generator().manual_seed(seed)
+        self.register_buffer("labels", torch.zeros(0, dtype=torch.long), persistent=False)
+        self.sampling_weights: torch.Tensor | None = None
+        self.assignments: list[torch.Tensor] = []
+        self.refilled: list[int] = []
+
+    def refresh(self, x: torch.Tensor, epoch: int) -> None:
+        """Start a round at every epochs_per_round-th epoch: cluster the features of all of x."""
+        if epoch % self.epochs_per_round:
+            return
+        k = min(self.k, len(x))   # a tiny set (a smoke test) cannot have more clusters than images
+        z = evaluation.embed(self.encoder, x, device=self.head.weight.device)
+        assign, refilled = kmeans(pca_whiten(z, self.pca_dim), k, fix_empty=self.fix_empty, generator=self.generator)
+        counts = torch.bincount(assign, minlength=self.k).float()
+        # uniform sampling: each image drawn with probability 1 / (k * size of its cluster) (methods.train reads it)
+        self.sampling_weights = 1.0 / counts[assign] if self.uniform_sampling else None
+        self.labels = assign.to(self.head.weight.device)
+        self.head.reset_parameters()   # the cluster ids mean something else every round
+        self.assignments.append(assign)
+        self.refilled.append(refilled)
+
+    def loss(self, x: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """Weighted cross-entropy against the clusters of images `index` (default: images 0..B-1) of the last round."""
+        if len(self.labels) == 0:
+            raise RuntimeError("DeepCluster has no clusters yet: train it with methods.train, or call refresh(x, 0)")
+        y = self.labels[index] if index is not None else self.labels[:len(x)]
+        logits = self.head(self.encoder(self.augment_fn(x) if self.augment_fn is not None else x))
+        return F.cross_entropy(logits, y)
+
+
 @dataclass
 class Round:
     nmi_labels: float | None   # NMI(clusters, true labels): measured, never used for training
@@ -98,39 +156,29 @@ class DeepClusterHistory:
 
 
 def train_deepcluster(encoder: nn.Module, x: torch.Tensor, *, rounds: int, k: int, epochs_per_round: int = 1,
-                      batch_size: int = 64, lr: float = 1e-3, pca_dim: int = 64, fix_empty: bool = True,
-                      uniform_sampling: bool = True, y: torch.Tensor | None = None, seed: int = 0,
-                      device: torch.device | str | None = None, augment=None, desc: str = "DeepCluster",
-                      progress: bool = True) -> DeepClusterHistory:
-    """Train `encoder` in place with DeepCluster for `rounds` rounds; return per-round figures.
+                      batch_size: int = 64, lr: float = 1e-3, warmup_epochs: float = 0.0, pca_dim: int = 64,
+                      fix_empty: bool = True, uniform_sampling: bool = True, y: torch.Tensor | None = None,
+                      seed: int = 0, device: torch.device | str | None = None, augment=None,
+                      desc: str = "DeepCluster", progress: bool = True) -> DeepClusterHistory:
+    """Train `encoder` in place with DeepCluster (the registry's method, sobel left to the caller) for
+    `rounds` rounds of epochs_per_round epochs; return per-round figures.
 
     y (optional) is used only to report NMI with the true labels. augment(x) -> x, if given, is applied
     to every training batch (the paper trains with random crops and flips)."""
-    device = runtime.resolve_device(device, encoder)
-    g = torch.Generator().manual_seed(seed)
-    history, previous = DeepClusterHistory(), None
-    for r in range(rounds):
-        z = evaluation.embed(encoder, x, device=device)
-        assign, refilled = kmeans(pca_whiten(z, pca_dim), k, fix_empty=fix_empty, generator=g)
+    from . import methods   # imported here: methods imports this module for its registry
+
+    model = DeepCluster(encoder, k=k, pca_dim=pca_dim, epochs_per_round=epochs_per_round, fix_empty=fix_empty,
+                        uniform_sampling=uniform_sampling, sobel=False, augment_fn=augment, seed=seed)
+    # A constant lr, as the paper's SGD: the clusters change every round, so a decaying lr would freeze them.
+    h = methods.train(model, x, epochs=rounds * epochs_per_round, batch_size=batch_size, lr=lr,
+                      warmup_epochs=warmup_epochs, seed=seed, device=device, desc=desc, progress=progress,
+                      schedule=None)
+    history, previous = DeepClusterHistory(seconds=h.seconds), None
+    for r, (assign, refilled) in enumerate(zip(model.assignments, model.refilled)):
         counts = torch.bincount(assign, minlength=k).float()
-        if uniform_sampling:   # each image drawn with probability 1 / (k * size of its cluster)
-            order = torch.multinomial(1.0 / counts[assign], len(x), replacement=True, generator=g)
-        else:
-            order = torch.randperm(len(x), generator=g)
-        head = nn.Linear(encoder.dim, k).to(device)   # a fresh classifier: the cluster ids change every round
-        model = nn.Sequential(encoder, head)
-
-        def loss_fn(m: nn.Module, batch: tuple) -> torch.Tensor:
-            xb, yb = batch
-            return F.cross_entropy(m(augment(xb) if augment is not None else xb), yb)
-
-        batches = training.loader(x[order], assign[order], batch_size=batch_size, seed=seed + r, drop_last=True)
-        h = training.fit(model, loss_fn, batches,
-                         epochs=epochs_per_round, lr=lr, device=device, desc=f"{desc}, round {r + 1}/{rounds}",
-                         progress=progress)
-        history.seconds += h.seconds
         history.rounds.append(Round(nmi(assign, y) if y is not None else None,
                                     nmi(assign, previous) if previous is not None else None,
-                                    counts.max().item() / len(x), refilled, h.epoch_losses[-1]))
+                                    counts.max().item() / len(x), refilled,
+                                    h.epoch_losses[min(len(h.epoch_losses), (r + 1) * epochs_per_round) - 1]))
         previous = assign
     return history

@@ -55,12 +55,32 @@ class ResNet18Encoder(nn.Module):
         self.net = net
         self.dim = 512
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last feature map (B, 512, H/8, W/8), before the pooling (colorization predicts from it)."""
+        n = self.net
+        x = n.relu(n.bn1(n.conv1(x)))
+        return n.layer4(n.layer3(n.layer2(n.layer1(x))))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Encode a batch of images into 512-d feature vectors."""
         return self.net(x)  # (B, 512)
 
 
 ENCODERS = ("convnet", "resnet18")
+
+
+def with_in_channels(encoder: nn.Module, channels: int) -> nn.Module:
+    """The encoder with its first convolution replaced by a fresh one that takes `channels` input channels
+    (same output channels, kernel, stride and padding), in place; returned for chaining. Colorization
+    feeds it the lightness alone (1 channel), DeepCluster two Sobel gradients, whatever it was built for."""
+    for parent in encoder.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, nn.Conv2d):
+                if child.in_channels != channels:
+                    setattr(parent, name, nn.Conv2d(channels, child.out_channels, child.kernel_size, child.stride,
+                                                    child.padding, bias=child.bias is not None).to(child.weight.device))
+                return encoder
+    raise TypeError(f"{type(encoder).__name__} has no convolution whose input channels could be changed")
 
 
 def make_encoder(name: str, **kw) -> nn.Module:

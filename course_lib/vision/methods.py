@@ -1,9 +1,15 @@
 """The ONE registry of self-supervised methods: build any of them from an encoder and train it with one call.
 
-Every method (the contrastive and non-contrastive ones of notebooks 07-08 and the pretext tasks of
-notebooks 00 and 04-06) is an nn.Module with ``.encoder`` (the network we keep) and ``loss(x)`` (its training
-loss on a batch of unlabelled images); methods with a momentum/EMA target also have
-``momentum_update(step, total_steps)``. So notebook 09 and the benchmarks train all of them with
+Every method (the contrastive and non-contrastive ones of notebooks 07-08, the pretext tasks of
+notebooks 00 and 04-06, colorization, DeepCluster and CPC of notebooks 10-11) is an nn.Module with
+``.encoder`` (the network we keep) and ``loss(x)`` (its training loss on a batch of unlabelled images).
+Optional parts of the protocol, each used by train():
+- ``momentum_update(step, total_steps)``: a momentum/EMA target (MoCo, BYOL), after every step;
+- ``refresh(x, epoch)``: targets computed from the whole training set (DeepCluster's clusters,
+  colorization's bin frequencies), before every epoch;
+- ``per_image = True``: loss(x, index) also gets the batch's indices into x (DeepCluster's labels);
+- ``sampling_weights`` (N,) or None, read after every refresh: draw the epoch's images in proportion to them.
+So notebook 09 and the benchmarks train all of them with
 
     model = methods.build("byol", encoders.ConvEncoder(width=32))
     history = methods.train(model, x_unlabelled, epochs=..., batch_size=..., lr=...)
@@ -21,6 +27,10 @@ from torch import nn
 from .. import distributed, runtime, training
 from . import augment
 from .byol import BYOL
+from .colorization import ABBins, Colorizer
+from .cpc import CPC
+from .deepcluster import DeepCluster
+from .encoders import with_in_channels
 from .inpainting import ContextEncoder
 from .jigsaw import JigsawNet, permutation_set
 from .moco import MoCo
@@ -55,6 +65,24 @@ def _jigsaw(encoder: nn.Module, *, image_size: int, n_perms: int = 24, seed: int
     return JigsawNet(encoder, perms, **{**grid_geometry(image_size), "puzzles_per_image": 2, **options})
 
 
+def _colorization(encoder: nn.Module, *, bin_size: float = 10.0, **options) -> nn.Module:
+    """Zhang et al.'s colorization with the classification loss over the in-gamut ab bins, rebalanced on the
+    training images when training starts; the encoder is given a one-channel input (the lightness)."""
+    return Colorizer(with_in_channels(encoder, 1), bins=ABBins.in_gamut(bin_size=bin_size), fit_bins=True, **options)
+
+
+def _deepcluster(encoder: nn.Module, **options) -> nn.Module:
+    """Caron et al.'s DeepCluster on Sobel-filtered input, with both fixes and the paper's crops and flips."""
+    return DeepCluster(encoder, **{"augment_fn": augment.crop_flip, **options})
+
+
+def _cpc(encoder: nn.Module, **options) -> nn.Module:
+    """CPC on 8-pixel patches every 4 pixels, 2 rows ahead, negatives from the same image: in notebook 11
+    only those taught the encoder anything at the ci budget (negatives at the same position of other
+    images, the other half of the paper's set, did not)."""
+    return CPC(encoder, **{"patch": 8, "stride": 4, "steps": 2, "negatives": "image", **options})
+
+
 # name -> constructor(encoder, **options) -> model following the protocol above.
 METHODS: dict[str, Callable[..., nn.Module]] = {
     "rotation": RotationNet,
@@ -65,6 +93,9 @@ METHODS: dict[str, Callable[..., nn.Module]] = {
     "moco": MoCo,
     "byol": BYOL,
     "simsiam": SimSiam,
+    "colorization": _colorization,
+    "deepcluster": _deepcluster,
+    "cpc": _cpc,
 }
 NEED_SIZE = ("context_encoder", "relative_position", "jigsaw")  # they cut the images into a grid or a hole
 AUGMENTING = ("simclr", "moco", "byol", "simsiam")  # the methods that learn from two augmented views
@@ -90,8 +121,8 @@ def build(name: str, encoder: nn.Module, *, image_size: int | None = None, **opt
 
 
 def _ssl_loss(model: nn.Module, batch: tuple) -> torch.Tensor:
-    """fit()'s loss function for any registered method: the model's own loss on the images."""
-    return model.loss(batch[0])
+    """fit()'s loss function for any registered method: the model's own loss on the images (and their indices)."""
+    return model.loss(*batch)
 
 
 def _momentum(model: nn.Module, step: int, total_steps: int) -> None:
@@ -119,7 +150,7 @@ def train(model: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr
           warmup_epochs: float = 0.0, seed: int = 0, device: torch.device | str | None = None,
           time_budget_s: float | None = None, desc: str | None = None, progress: bool = True,
           checkpoint=None, amp: bool | None = None, compile: bool = False,
-          callback: Callable[[nn.Module, int, int], None] | None = None) -> training.History:
+          callback: Callable[[nn.Module, int, int], None] | None = None, schedule: str | None = "cosine") -> training.History:
     """Train a registered method on unlabelled images x (N, C, H, W) with warmup + cosine lr; return the History.
 
     The device defaults to the run's (course_lib.setup). callback(model, step, total_steps) runs after
@@ -136,17 +167,30 @@ def train(model: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr
         inner.encoder.compile()
         if callable(getattr(inner, "augment", None)):
             inner.augment = torch.compile(inner.augment)
+    inner = distributed.unwrap(model)
+    refresh = getattr(inner, "refresh", None)
+    index = (torch.arange(len(x)),) if getattr(inner, "per_image", False) else ()
     # drop_last: every batch has the same size (MoCo's queue takes whole batches; BatchNorm needs > 1).
-    batches = training.DeviceLoader(x, batch_size=batch_size, seed=seed, drop_last=True, device=device)
+    batches = training.DeviceLoader(x, *index, batch_size=batch_size, seed=seed, drop_last=True, device=device)
+
+    def refresh_for(epoch: int) -> None:
+        refresh(x, epoch)
+        batches.weights = getattr(inner, "sampling_weights", None)   # e.g. uniform over DeepCluster's clusters
+
+    if refresh is not None:
+        refresh_for(0)   # before the optimiser is made: a refresh may size the model's head
     momentum = hasattr(model, "momentum_update")
 
     def hook(m: nn.Module, step: int, total: int) -> None:
         if momentum:
             _momentum(m, step, total)
+        if refresh is not None and step % len(batches) == 0 and step < total:
+            refresh_for(step // len(batches))
         if callback is not None:
             callback(m, step, total)
-    return training.fit(model, _ssl_loss, batches, epochs=epochs, lr=lr, device=device, on_step=hook if momentum or callback else None,
-                        schedule="cosine", warmup_steps=int(warmup_epochs * len(batches)),
+    hooked = momentum or callback is not None or refresh is not None
+    return training.fit(model, _ssl_loss, batches, epochs=epochs, lr=lr, device=device, on_step=hook if hooked else None,
+                        schedule=schedule, warmup_steps=int(warmup_epochs * len(batches)),
                         time_budget_s=time_budget_s, desc=desc or type(model).__name__, progress=progress,
                         checkpoint=checkpoint, amp=amp)
 
@@ -191,6 +235,13 @@ def build_for(run, name: str, **options) -> nn.Module:
         defaults["tau"] = run.tau
     if name == "moco" and hasattr(run, "moco_queue"):
         defaults["queue_size"] = run.moco_queue
+    if name == "deepcluster":
+        defaults.update({key: getattr(run, f"dc_{short}") for key, short in
+                         (("k", "k"), ("pca_dim", "pca"), ("epochs_per_round", "epochs")) if hasattr(run, f"dc_{short}")})
+    if name == "cpc":
+        defaults.update({key: getattr(run, f"cpc_{key}") for key in ("patch", "stride", "steps") if hasattr(run, f"cpc_{key}")})
+    if name == "colorization" and hasattr(run, "ab_bin"):
+        defaults["bin_size"] = run.ab_bin
     return build(name, encoder_for(run), **{**defaults, **options}).to(run.device)
 
 
