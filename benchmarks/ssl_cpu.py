@@ -10,7 +10,7 @@ SimCLR without colour distortion (its probe should be lower), and SimCLR's step 
 supervised step of the same encoder on the same batch (N images, one view, a linear head).
 
 --diagnose adds, for the random encoder and each method, what the neighbours share besides the class
-(on the offline shapes set, whose generator's factors are known: shapes.shape_factors): the
+(on the offline shapes sets, whose generator's factors are known: shapes.shape_factors): the
 agreement at k=8 in the shape's hue, the background's gradient direction and colour, the shape's
 scale and position, each cut into bins with its chance level; and kNN accuracy after centring,
 standardising and PCA-whitening the features with the training statistics (what a kNN loses to
@@ -165,7 +165,7 @@ def main() -> None:
     train = data.load_images(run.dataset, train=True, n=run.n_train, seed=run.seed, size=run.image_size)
     test = data.load_images(run.dataset, train=False, n=run.n_test, seed=run.seed, size=run.image_size)
     factors = None
-    if args.diagnose and run.dataset == "shapes":
+    if args.diagnose and run.dataset in ("shapes", "shapes_plain"):
         factors = factor_labels(len(train), run.seed, True), factor_labels(len(test), run.seed, False)
         assert torch.equal(torch.from_numpy(shapes.split_factors(len(train), run.seed)["y"]), train.y)
 

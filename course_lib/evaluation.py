@@ -217,26 +217,38 @@ def label_subset(y, fraction: float, *, seed: int = 0) -> torch.Tensor:
     return torch.cat(picked).sort().values
 
 
+def train_supervised(encoder: nn.Module, x_train, y_train, *, epochs: int, lr: float = 1e-3, batch_size: int = 64,
+                     seed: int = 0, n_classes: int | None = None,
+                     device: torch.device | str | None = None) -> nn.Sequential:
+    """A copy of the encoder plus a linear head (n_classes outputs, default y_train.max() + 1) trained on
+    (x_train, y_train), all weights: nn.Sequential(encoder, head). Its [0] is the trained encoder
+    (notebook 09 transfers it: the supervised row of a transfer table)."""
+    import copy
+
+    from . import training  # imported here: training imports nothing from evaluation, keep it that way
+
+    x_train = torch.as_tensor(x_train)
+    y_train = _labels(y_train, len(x_train), "y_train")
+    device = runtime.resolve_device(device, encoder)
+    torch.manual_seed(seed)
+    net = nn.Sequential(copy.deepcopy(encoder), nn.Linear(encoder.dim, n_classes or int(y_train.max()) + 1)).to(device)
+    batches = training.DeviceLoader(x_train, y_train, batch_size=min(batch_size, len(x_train)), seed=seed,
+                                    device=device)
+    training.fit(net, lambda m, b: F.cross_entropy(m(b[0]), b[1]), batches, epochs=epochs, lr=lr,
+                 device=device, progress=False)
+    return net
+
+
 def finetune(encoder: nn.Module, x_train, y_train, x_test, y_test, *, epochs: int, lr: float = 1e-3,
              batch_size: int = 64, seed: int = 0, device: torch.device | str | None = None) -> float:
     """Train a copy of the encoder plus a linear head on (x_train, y_train), all weights; return test accuracy.
 
     With a randomly initialised encoder this is the supervised baseline on the same labels.
     """
-    import copy
-
-    from . import training  # imported here: training imports nothing from evaluation, keep it that way
-
     x_train, x_test = torch.as_tensor(x_train), torch.as_tensor(x_test)
     y_train, y_test = _labels(y_train, len(x_train), "y_train"), _labels(y_test, len(x_test), "y_test")
-    device = runtime.resolve_device(device, encoder)
-    n_classes = int(max(y_train.max(), y_test.max())) + 1
-    torch.manual_seed(seed)
-    net = nn.Sequential(copy.deepcopy(encoder), nn.Linear(encoder.dim, n_classes)).to(device)
-    batches = training.DeviceLoader(x_train, y_train, batch_size=min(batch_size, len(x_train)), seed=seed,
-                                    device=device)
-    training.fit(net, lambda m, b: F.cross_entropy(m(b[0]), b[1]), batches, epochs=epochs, lr=lr,
-                 device=device, progress=False)
+    net = train_supervised(encoder, x_train, y_train, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                           n_classes=int(max(y_train.max(), y_test.max())) + 1, device=device)
     pred = embed(net, x_test, device=device).argmax(1)  # (N_test,) logits -> class
     return (pred == y_test).float().mean().item()
 

@@ -66,3 +66,24 @@ def test_factors_match_the_rendered_set():
     assert np.abs(centre_pixel[filled] - f["colour"][filled]).max() < 0.02
     test = data.load_images("shapes", train=False, n=40, seed=3, size=32)
     assert np.array_equal(shapes.split_factors(40, 3, train=False)["y"], test.y.numpy())
+
+
+def test_plain_shapes_share_one_colour_on_grey_and_keep_every_other_factor():
+    import pytest
+    import torch
+
+    from course_lib import data
+
+    x, y = shapes.make_shapes(40, 32, seed=5, colours="plain")
+    x_col, y_col = shapes.make_shapes(40, 32, seed=5)
+    assert np.array_equal(y, y_col)                                      # the same draws: same classes
+    grey = (x.max(axis=-1).astype(int) - x.min(axis=-1)) <= 1           # (N, S, S): pixels with R = G = B
+    centre = x[:, 16, 16].astype(float) / 255                           # most shapes cover the centre
+    shape_px = np.abs(centre - shapes.PLAIN_COLOUR).max(axis=1) < 0.02
+    assert grey.mean() > 0.5 and shape_px.mean() > 0.5                  # grey background, the one yellow
+    assert (x != x_col).any(axis=-1).mean() > 0.5                       # the colourful set differs
+    ds = data.load_images("shapes_plain", train=True, n=20, size=16)
+    assert ds.name == "shapes_plain" and ds.x.shape == (20, 3, 16, 16) and torch.equal(
+        ds.y, data.load_images("shapes", train=True, n=20, size=16).y)
+    with pytest.raises(ValueError, match="colours must be one of"):
+        shapes.make_shapes(4, 16, colours="pastel")

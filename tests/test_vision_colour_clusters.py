@@ -65,11 +65,11 @@ def test_the_encoder_ignores_colour_given_the_same_lightness():
 
 
 def test_shapes_colour_ties_hue_to_class_and_changes_nothing_else():
-    x, y = make_shapes(60, 16, seed=3, hue_by_class=True)
+    x, y = make_shapes(60, 16, seed=3, colours="by_class")
     plain, y2 = make_shapes(60, 16, seed=3)
     assert np.array_equal(y, y2) and x.shape == plain.shape and not np.array_equal(x, plain)
     f = shape_factors(60, seed=3)
-    hue = (y + f["hue"]) / 10                            # what hue_by_class draws from the same random numbers
+    hue = (y + f["hue"]) / 10                            # what "by_class" draws from the same random numbers
     assert np.all((hue >= y / 10) & (hue < (y + 1) / 10))
     ds = data.load_images("shapes_colour", train=True, n=20, size=16)
     assert ds.name == "shapes_colour" and ds.x.shape == (20, 3, 16, 16)

@@ -22,8 +22,11 @@ from .cache import CacheError
 from .downloads import DownloadError, cache_dir, download
 from .shapes import CLASSES as SHAPE_CLASSES, cached_shapes
 
-# shapes_colour: the shapes set with each class in its own tenth of the colour wheel (notebook 10)
-IMAGE_DATASETS = ("auto", "shapes", "shapes_colour", "digits", "cifar10", "stl10")
+# The offline shapes sets, by how their shapes are coloured (shapes.make_shapes): shapes_colour has each class in
+# its own tenth of the colour wheel (notebook 10's colorization); shapes_plain every shape in one colour on a grey
+# background, so that colour cannot tell two images apart (notebooks 07-09 and 11: issue 20's finding).
+SHAPE_SETS = {"shapes": "random", "shapes_colour": "by_class", "shapes_plain": "plain"}
+IMAGE_DATASETS = ("auto", *SHAPE_SETS, "digits", "cifar10", "stl10")
 SPLITS = ("train", "test", "unlabeled")
 _SHAPES_DEFAULT_N = {"train": 5000, "test": 1000}
 
@@ -158,7 +161,7 @@ def _limit(total: int, n: int | None, name: str, split: str) -> int | None:
 def _shapes(split: str, n: int | None, seed: int, size: int | None, name: str = "shapes") -> ImageData:
     # Train and test come from different random streams (2*seed, 2*seed+1), so never overlap.
     n = _SHAPES_DEFAULT_N[split] if n is None else n
-    x, y = cached_shapes(n, size or 32, 2 * seed + (split == "test"), hue_by_class=name == "shapes_colour")
+    x, y = cached_shapes(n, size or 32, 2 * seed + (split == "test"), colours=SHAPE_SETS[name])
     x = torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(255.0)  # (N, S, S, 3) -> (N, 3, S, S)
     return ImageData(x, torch.from_numpy(y), list(SHAPE_CLASSES), name)
 
@@ -219,7 +222,7 @@ def load_images(name: str, *, train: bool | None = True, split: str | None = Non
     split = _split(train, split)
     if split == "unlabeled" and name != "stl10":
         raise ValueError(f"only stl10 has an 'unlabeled' split, not {name!r}")
-    if name in ("shapes", "shapes_colour"):
+    if name in SHAPE_SETS:
         return _shapes(split, n, seed, size, name)
     if name == "digits":
         return _digits(split, n, seed, size)

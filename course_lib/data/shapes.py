@@ -23,6 +23,8 @@ VERSION = 2  # bump when rendering changes, so cached arrays are regenerated
 CLASSES = ["circle", "square", "triangle", "cross", "ring",
            "star", "heart", "hexagon", "crescent", "arrow"]
 MAX_TILT_DEG = 25.0
+COLOURS = ("random", "by_class", "plain")   # how make_shapes colours its shapes (and, for "plain", its backgrounds)
+PLAIN_COLOUR = np.array([0.95, 0.9, 0.2])    # the one shape colour of "plain" (a yellow)
 _SUPERSAMPLE = 2
 
 
@@ -82,8 +84,9 @@ def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
     return v[:, None] - v[:, None] * s[:, None] * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
 
 
-def _backgrounds(rng: np.random.Generator, n: int, size: int, fixed_sky: bool = False) -> np.ndarray:
-    """(N, S, S, 3) two-colour gradients with faint stripes and pixel noise, each in a random direction."""
+def _backgrounds(rng: np.random.Generator, n: int, size: int, fixed_sky: bool = False, grey: bool = False) -> np.ndarray:
+    """(N, S, S, 3) two-colour gradients with faint stripes and pixel noise, each in a random direction
+    (grey: each pixel the average of its three channels, from the same random draws)."""
     g = np.linspace(-1.0, 1.0, size)
     angle = rng.uniform(0.0, 2 * np.pi, (n, 1, 1))  # random direction: no global "up" in the background
     if fixed_sky:  # version 1's shortcut, kept to demonstrate it: light always on top, dark below
@@ -96,22 +99,27 @@ def _backgrounds(rng: np.random.Generator, n: int, size: int, fixed_sky: bool = 
     freq = rng.uniform(3.0, 8.0, (n, 1, 1, 1))
     phase = rng.uniform(0.0, 2 * np.pi, (n, 1, 1, 1))
     bg = bg + 0.04 * np.sin(2 * np.pi * freq * t + phase)  # stripes across the gradient
-    return bg + rng.normal(0.0, 0.03, (n, size, size, 1))
+    bg = bg + rng.normal(0.0, 0.03, (n, size, size, 1))
+    return bg.mean(axis=-1, keepdims=True).repeat(3, axis=-1) if grey else bg
 
 
-def _draw(rng: np.random.Generator, n: int, hue_by_class: bool = False) -> dict[str, np.ndarray]:
+def _draw(rng: np.random.Generator, n: int, colours: str = "random") -> dict[str, np.ndarray]:
     """The per-image factors of a set, in the order make_shapes draws them (the background's follow).
 
-    hue_by_class: class c's hue lies in [c/10, (c+1)/10) of the colour wheel instead of anywhere (the
-    same random draws, so every other factor is unchanged): a set whose colour says the class."""
+    colours (COLOURS): "random", any hue; "by_class", class c's hue in [c/10, (c+1)/10) of the colour wheel
+    (a set whose colour says the class); "plain", every shape PLAIN_COLOUR. The random draws are the same
+    in all three, so every other factor is unchanged."""
+    if colours not in COLOURS:
+        raise ValueError(f"colours must be one of {COLOURS}, got {colours!r}")
     y = rng.permutation(np.arange(n) % len(CLASSES))  # balanced: counts differ by at most 1
     scale = rng.uniform(0.4, 0.62, n)  # shape radius as a fraction of the half-width
     centre = rng.uniform(-1.0, 1.0, (n, 2)) * (0.92 - scale)[:, None]  # stays in frame
     tilt = np.deg2rad(rng.uniform(-MAX_TILT_DEG, MAX_TILT_DEG, n))
     hsv = rng.uniform(0, 1, n), rng.uniform(0.75, 1.0, n), rng.uniform(0.8, 1.0, n)
-    if hue_by_class:
+    if colours == "by_class":
         hsv = ((y + hsv[0]) / len(CLASSES), *hsv[1:])
-    return {"y": y, "scale": scale, "centre": centre, "tilt": tilt, "hue": hsv[0], "colour": _hsv_to_rgb(*hsv)}
+    colour = np.tile(PLAIN_COLOUR, (n, 1)) if colours == "plain" else _hsv_to_rgb(*hsv)
+    return {"y": y, "scale": scale, "centre": centre, "tilt": tilt, "hue": hsv[0], "colour": colour}
 
 
 def shape_factors(n: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -150,19 +158,21 @@ def factor_bins(factors: dict[str, np.ndarray], bins: int = 10) -> dict[str, np.
 
 
 def make_shapes(n: int, size: int = 32, seed: int = 0, *, fixed_sky: bool = False,
-                hue_by_class: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                colours: str = "random") -> tuple[np.ndarray, np.ndarray]:
     """Render ``n`` images: (N, S, S, 3) uint8 and balanced labels (N,) int64; deterministic.
 
     ``fixed_sky=True`` draws every background light at the top and dark at the bottom, as the
     first version of the set did: a shortcut for rotation prediction (notebook 05 shows it).
-    ``hue_by_class=True`` gives each class its own tenth of the colour wheel (notebook 10's colorization).
+    ``colours="by_class"`` gives each class its own tenth of the colour wheel (notebook 10's colorization);
+    ``colours="plain"`` draws every shape in one colour on a grey background (notebooks 07-09 and 11: only the
+    shape, its pose and the background's light and direction tell two images apart).
     """
     if n < 0 or size < 8:
         raise ValueError(f"make_shapes needs n >= 0 and size >= 8, got n={n}, size={size}")
     rng = np.random.default_rng(seed)
-    f = _draw(rng, n, hue_by_class)
+    f = _draw(rng, n, colours)
     y, scale, centre, tilt, colour = f["y"], f["scale"], f["centre"], f["tilt"], f["colour"]
-    images = _backgrounds(rng, n, size, fixed_sky)  # (N, S, S, 3)
+    images = _backgrounds(rng, n, size, fixed_sky, grey=colours == "plain")  # (N, S, S, 3)
 
     hi = size * _SUPERSAMPLE
     g = (np.arange(hi) + 0.5) / hi * 2.0 - 1.0  # pixel centres in [-1, 1]
@@ -183,9 +193,10 @@ def make_shapes(n: int, size: int = 32, seed: int = 0, *, fixed_sky: bool = Fals
     return x, y.astype(np.int64)
 
 
-def cached_shapes(n: int, size: int = 32, seed: int = 0, *, hue_by_class: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """``make_shapes`` with an .npz cache in ``cache_dir()`` keyed by (n, size, seed, hue_by_class, VERSION)."""
-    path = cache_dir() / f"shapes{'_colour' if hue_by_class else ''}_v{VERSION}_n{n}_s{size}_seed{seed}.npz"
+def cached_shapes(n: int, size: int = 32, seed: int = 0, *, colours: str = "random") -> tuple[np.ndarray, np.ndarray]:
+    """``make_shapes`` with an .npz cache in ``cache_dir()`` keyed by (n, size, seed, colours, VERSION)."""
+    tag = {"random": "", "by_class": "_colour", "plain": "_plain"}[colours]
+    path = cache_dir() / f"shapes{tag}_v{VERSION}_n{n}_s{size}_seed{seed}.npz"
     if path.exists():
         try:
             with np.load(path) as f:
@@ -193,7 +204,7 @@ def cached_shapes(n: int, size: int = 32, seed: int = 0, *, hue_by_class: bool =
         except (OSError, ValueError, KeyError):
             with contextlib.suppress(OSError):  # a read-only folder keeps it; we regenerate
                 path.unlink(missing_ok=True)  # unreadable cache: regenerate below
-    x, y = make_shapes(n, size, seed, hue_by_class=hue_by_class)
+    x, y = make_shapes(n, size, seed, colours=colours)
     try:
         with atomic_write(path, f"the generated shapes set ({path.name})") as f:
             np.savez(f, x=x, y=y)  # uncompressed: loading is faster than regenerating

@@ -76,11 +76,13 @@ def _deepcluster(encoder: nn.Module, **options) -> nn.Module:
     return DeepCluster(encoder, **{"augment_fn": augment.crop_flip, **options})
 
 
-def _cpc(encoder: nn.Module, **options) -> nn.Module:
-    """CPC on 8-pixel patches every 4 pixels, 2 rows ahead, negatives from the same image: in notebook 11
-    only those taught the encoder anything at the ci budget (negatives at the same position of other
-    images, the other half of the paper's set, did not)."""
-    return CPC(encoder, **{"patch": 8, "stride": 4, "steps": 2, "negatives": "image", **options})
+def _cpc(encoder: nn.Module, *, image_size: int, patch: int = 8, steps: int = 2, **options) -> nn.Module:
+    """CPC on 8-pixel patches side by side (the paper's overlap by half costs 3x more on 32-pixel images; it is
+    used where side by side leaves too few rows to predict `steps` ahead), negatives from the same image: in
+    notebook 11 they taught the encoder more than negatives at the same position of other images (the other
+    half of the paper's set), which a patch's background tells apart."""
+    stride = patch if image_size // patch > steps else max(1, patch // 2)
+    return CPC(encoder, **{"patch": patch, "stride": stride, "steps": steps, "negatives": "image", **options})
 
 
 # name -> constructor(encoder, **options) -> model following the protocol above.
@@ -97,7 +99,7 @@ METHODS: dict[str, Callable[..., nn.Module]] = {
     "deepcluster": _deepcluster,
     "cpc": _cpc,
 }
-NEED_SIZE = ("context_encoder", "relative_position", "jigsaw")  # they cut the images into a grid or a hole
+NEED_SIZE = ("context_encoder", "relative_position", "jigsaw", "cpc")  # they cut the images into a grid or a hole
 AUGMENTING = ("simclr", "moco", "byol", "simsiam")  # the methods that learn from two augmented views
 
 
@@ -150,13 +152,15 @@ def train(model: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr
           warmup_epochs: float = 0.0, seed: int = 0, device: torch.device | str | None = None,
           time_budget_s: float | None = None, desc: str | None = None, progress: bool = True,
           checkpoint=None, amp: bool | None = None, compile: bool = False,
-          callback: Callable[[nn.Module, int, int], None] | None = None, schedule: str | None = "cosine") -> training.History:
+          callback: Callable[[nn.Module, int, int], None] | None = None, schedule: str | None = "cosine",
+          optimizer: torch.optim.Optimizer | None = None) -> training.History:
     """Train a registered method on unlabelled images x (N, C, H, W) with warmup + cosine lr; return the History.
 
     The device defaults to the run's (course_lib.setup). callback(model, step, total_steps) runs after
     every step (after the momentum update), e.g. to evaluate kNN accuracy at the end of each epoch.
     compile=True compiles the encoder (in place: state_dict keys stay the same) and the augmentations
-    with torch.compile; the first epoch pays the compilation.
+    with torch.compile; the first epoch pays the compilation. optimizer: one built on model's parameters
+    (default: fit's AdamW at lr; e.g. lars.LARS); the schedule scales its learning rates.
     """
     if not callable(getattr(model, "loss", None)) or not hasattr(model, "encoder"):
         raise TypeError(f"{type(model).__name__} does not follow the method protocol (.encoder and loss(x)); "
@@ -189,10 +193,10 @@ def train(model: nn.Module, x: torch.Tensor, *, epochs: int, batch_size: int, lr
         if callback is not None:
             callback(m, step, total)
     hooked = momentum or callback is not None or refresh is not None
-    return training.fit(model, _ssl_loss, batches, epochs=epochs, lr=lr, device=device, on_step=hook if hooked else None,
-                        schedule=schedule, warmup_steps=int(warmup_epochs * len(batches)),
-                        time_budget_s=time_budget_s, desc=desc or type(model).__name__, progress=progress,
-                        checkpoint=checkpoint, amp=amp)
+    return training.fit(model, _ssl_loss, batches, epochs=epochs, lr=lr, optimizer=optimizer, device=device,
+                        on_step=hook if hooked else None, schedule=schedule,
+                        warmup_steps=int(warmup_epochs * len(batches)), time_budget_s=time_budget_s,
+                        desc=desc or type(model).__name__, progress=progress, checkpoint=checkpoint, amp=amp)
 
 
 class KnnMonitor:
@@ -233,6 +237,10 @@ def build_for(run, name: str, **options) -> nn.Module:
         defaults["augment_fn"] = augment_for(run)
     if name == "simclr" and hasattr(run, "tau"):
         defaults["tau"] = run.tau
+    if name == "context_encoder" and run.encoder == "convnet":
+        defaults["width"] = run.width   # the decoder as wide as the encoder (its default, 32, is for the gpu rows)
+    if name == "byol" and hasattr(run, "byol_tau"):
+        defaults["tau_base"] = run.byol_tau
     if name == "moco" and hasattr(run, "moco_queue"):
         defaults["queue_size"] = run.moco_queue
     if name == "deepcluster":
