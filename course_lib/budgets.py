@@ -66,9 +66,12 @@ def plan(notebook: str, row: dict) -> list[tuple[str, float]]:
         from .vision import methods
 
         labelled = sum(row["label_fractions"]) * n
+        curve = sum(row.get("labels_per_class", ())) * 10                  # 10 classes: the label-efficiency curve
+        digits = 1797                                                       # the transfer set, both splits
         return [*((m, row["epochs"] * n) for m in methods.METHODS),
-                ("finetune", (len(methods.METHODS) + 1) * row["ft_epochs"] * labelled),
-                ("embed", (len(methods.METHODS) + 1) * n_eval)]
+                ("finetune", (len(methods.METHODS) + 1) * row["ft_epochs"] * labelled
+                 + row["ft_epochs"] * curve + row["epochs"] * n),          # + the curve's and transfer's supervised nets
+                ("embed", (len(methods.METHODS) + 2) * (n_eval + digits))]
     raise ValueError(f"no cost plan for {notebook!r}: plans exist for 07_simclr, 08_moco_byol_simsiam, 09_evaluation")
 
 
