@@ -121,7 +121,7 @@ class DeepCluster(nn.Module):
         if epoch % self.epochs_per_round:
             return
         k = min(self.k, len(x))   # a tiny set (a smoke test) cannot have more clusters than images
-        z = evaluation.embed(self.encoder, x, device=self.head.weight.device)
+        z = evaluation.embed(self.encoder, x)   # on the run's device (runtime.resolve_device)
         assign, refilled = kmeans(pca_whiten(z, self.pca_dim), k, fix_empty=self.fix_empty, generator=self.generator)
         counts = torch.bincount(assign, minlength=self.k).float()
         # uniform sampling: each image drawn with probability 1 / (k * size of its cluster) (methods.train reads it)
