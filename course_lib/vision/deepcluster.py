@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import evaluation
+from .encoders import with_in_channels
 
 
 class SobelEncoder(nn.Module):
@@ -104,8 +105,6 @@ class DeepCluster(nn.Module):
         if k < 2 or epochs_per_round < 1:
             raise ValueError(f"DeepCluster needs k >= 2 clusters and epochs_per_round >= 1, got k={k}, "
                              f"epochs_per_round={epochs_per_round}")
-        from .encoders import with_in_channels   # imported here: encoders is light, but keep this module's imports flat
-
         self.encoder = SobelEncoder(with_in_channels(encoder, 2)) if sobel else encoder
         self.head = nn.Linear(self.encoder.dim, k)
         self.k, self.pca_dim, self.epochs_per_round = k, pca_dim, epochs_per_round
