@@ -84,10 +84,10 @@ def laptop(notebook: str | None, text: str, path: Path | None = None) -> dict | 
     path = path or REFERENCE
     if notebook is None or not path.exists():
         return None
-    ref = _reference(path, path.stat().st_mtime)
-    for c in ref.get("notebooks", {}).get(notebook, {}).get("claims", []):
+    entry = _reference(path, path.stat().st_mtime).get("notebooks", {}).get(notebook, {})
+    for c in entry.get("claims", []):
         if c["text"] == text:
-            return {**c, "run": {k: ref.get(k) for k in ("date", "commit")}}
+            return {**c, "run": {k: entry.get(k) for k in ("date", "commit")}}
     return None
 
 

@@ -11,7 +11,9 @@ Each notebook runs in a fresh Jupyter kernel with
 - a network guard: any connection or name lookup other than loopback raises;
 - a spy on ``runtime.resolve_device``, the one function every ``training.fit``, ``evaluation.embed``,
   ``linear_probe``, ``knn`` and ``finetune`` call asks for its device: each call is recorded with the
-  devices it resolved, and a call that resolved none is recorded too.
+  devices it resolved, and a call that resolved none is recorded too;
+- CUDA's device rules (tests/device_guard.py): an op that mixes a tensor bound for the run's device
+  with one left on the CPU raises as it would on a GPU, and so does ``.numpy()`` of a device tensor.
 
 ``run_notebook(path, ...)`` (or ``run_all``, two kernels at a time) returns a ``SmokeResult``: the error (if a cell raised), the calls, and
 ``on_run_device`` (no error, and every call resolved only the run's device).
@@ -38,6 +40,11 @@ SPIED = {"course_lib.training": ("fit",),
 # replace: where the archives come from, their checksums, torchvision's md5 of fake files, the network.
 _STARTUP = textwrap.dedent('''
     import dataclasses, functools, importlib, ipaddress, json, os, socket
+
+    import sys
+    sys.path.insert(0, os.environ["SMOKE_TESTS_DIR"])
+    import device_guard
+    device_guard.install(os.environ["COURSE_DEVICE"])
 
     _base, _sums, _log = os.environ["SMOKE_BASE_URL"], json.loads(os.environ["SMOKE_SHA256"]), os.environ["SMOKE_LOG"]
 
@@ -147,7 +154,8 @@ def environment(workdir: Path, base: str, sums: dict[str, str]) -> dict[str, str
     (workdir / "cache").mkdir(exist_ok=True)
     return {"COURSE_PROFILE": "gpu", "COURSE_SHRINK": "1", "COURSE_DEVICE": RUN_DEVICE,
             "COURSE_DATA": str(workdir / "cache"), "IPYTHONDIR": str(ipython), "MPLBACKEND": "Agg",
-            "SMOKE_BASE_URL": base, "SMOKE_SHA256": json.dumps(sums), "CLAIMS_STRICT": "0"}
+            "SMOKE_BASE_URL": base, "SMOKE_SHA256": json.dumps(sums), "CLAIMS_STRICT": "0",
+            "SMOKE_TESTS_DIR": str(Path(__file__).resolve().parent)}
 
 
 def run_notebook(path: Path, workdir: Path, env: dict[str, str], timeout: int = 600) -> SmokeResult:

@@ -51,8 +51,8 @@ def _in_profile(monkeypatch: pytest.MonkeyPatch, profile: str, notebook: str = "
 
 def _reference(tmp_path, monkeypatch, claims_of_07: list[dict]):
     path = tmp_path / "cpu_claims.json"
-    path.write_text(json.dumps({"profile": "cpu", "date": "2026-12-07", "commit": "abc1234",
-                                "notebooks": {"07_simclr": {"claims": claims_of_07}}}))
+    path.write_text(json.dumps({"profile": "cpu", "date": "2026-12-07", "commit": "abc1234", "notebooks": {
+        "07_simclr": {"date": "2026-12-07", "commit": "abc1234", "claims": claims_of_07}}}))
     monkeypatch.setattr(claims, "REFERENCE", path)
 
 

@@ -80,6 +80,44 @@ def test_the_spy_sees_a_call_on_another_device(tmp_path: Path, smoke) -> None:
     assert {c["call"] for c in bad.off_device} == {"course_lib.training.fit", "course_lib.evaluation.embed"}
 
 
+_LOAD = """
+from course_lib import data
+from course_lib.vision import methods
+train = data.load_images(run.dataset, train=True, n=8, size=run.image_size)
+model = methods.build_for(run, "simclr", tau=0.5)
+"""
+# case: (code that fails on a GPU, the same code fixed)
+_MIXING = {
+    # notebook 07, cell 6, before the fix: a slice of the CPU training set fed to a model on the device
+    "a CPU batch into a model on the device": (_LOAD + "z = model(train.x[:4])",
+                                              _LOAD + "z = model(train.x[:4].to(run.device))"),
+    # solution 07 before the fix: a mask and a partner index made on the CPU, z on the device
+    "a CPU mask on a device tensor": (
+        "import torch\nz = torch.randn(8, 16, device=run.device)\n"
+        "s = (z @ z.T).masked_fill(torch.eye(len(z), dtype=torch.bool), float('-inf'))",
+        "import torch\nz = torch.randn(8, 16, device=run.device)\n"
+        "s = (z @ z.T).masked_fill(torch.eye(len(z), dtype=torch.bool, device=z.device), float('-inf'))"),
+    "a CPU index into a loss on the device": (
+        "import torch\ns = torch.randn(8, 8, device=run.device)\n"
+        "torch.nn.functional.cross_entropy(s, torch.cat([torch.arange(4, 8), torch.arange(4)]))",
+        "import torch\ns = torch.randn(8, 8, device=run.device)\n"
+        "torch.nn.functional.cross_entropy(s, torch.cat([torch.arange(4, 8), torch.arange(4)]).to(s.device))"),
+    "numpy of a device tensor": ("import numpy, torch\nnumpy.asarray(torch.randn(8, 2, device=run.device))",
+                                 "import numpy, torch\nnumpy.asarray(torch.randn(8, 2, device=run.device).cpu())"),
+}
+
+
+@pytest.mark.parametrize("case", _MIXING)
+def test_mixing_the_runs_device_with_the_cpu_fails_as_on_a_gpu(case: str, tmp_path: Path, smoke) -> None:
+    """The crashes a GPU found in 07 and solution 07 (and .numpy() of a device tensor) fail on the CPU
+    smoke path (tests/device_guard.py); the same code with its tensors on one device runs."""
+    bad_code, good_code = _MIXING[case]
+    bad = gpu_smoke.run_notebook(_tiny_notebook(tmp_path, bad_code), *smoke)
+    assert bad.error is not None and ("same device" in bad.error or "numpy" in bad.error), bad.error
+    good = gpu_smoke.run_notebook(_tiny_notebook(tmp_path, good_code), *smoke)
+    assert good.error is None, good.error
+
+
 def test_stl10_binaries_download_extract_and_read(tmp_cache, monkeypatch) -> None:
     """STL-10's real format (column-major uint8 binaries, labels 1-10) through download, checksum and torchvision."""
     blob = fake_datasets.stl10_archive(n_train=20, n_test=10, n_unlabeled=5)
