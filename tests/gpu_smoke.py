@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import textwrap
 import time
 from contextlib import contextmanager
@@ -173,7 +174,7 @@ def run_notebook(path: Path, workdir: Path, env: dict[str, str], timeout: int = 
         NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
                        ).execute(env={**os.environ, **env, "SMOKE_LOG": str(log)})
     except CellExecutionError as err:
-        result.error = str(err)[-3000:]
+        result.error = re.sub(r"\x1b\[[0-9;]*m", "", str(err))[-3000:]   # no terminal colours in a report
     result.seconds = time.perf_counter() - start
     if log.exists():
         result.calls = [json.loads(line) for line in log.read_text().splitlines()]

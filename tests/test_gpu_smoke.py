@@ -1,4 +1,4 @@
-"""The gpu profile's code path, proven on a CPU: every lecture notebook runs under COURSE_PROFILE=gpu
+"""The gpu profile's code path, proven on a CPU: every lecture notebook and solution runs under COURSE_PROFILE=gpu
 (shrunk), on fake data in the real formats served over loopback, and every fit/embed/probe call
 computes on the run's device. How: tests/gpu_smoke.py."""
 from __future__ import annotations
@@ -16,7 +16,8 @@ from conftest import REPO
 from course_lib import data
 from course_lib.data import images
 
-NOTEBOOKS = [*sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")), REPO / "notebooks" / "appendix_setup.ipynb"]
+NOTEBOOKS = [*sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")), REPO / "notebooks" / "appendix_setup.ipynb",
+             *sorted((REPO / "solutions").glob("[0-9][0-9]_*.ipynb"))]   # solutions too: their code runs on GPUs
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def smoke(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def results(smoke) -> dict[str, gpu_smoke.SmokeResult]:
-    """Every lecture notebook on the gpu path, two kernels at a time."""
+    """Every lecture notebook and solution on the gpu path, two kernels at a time."""
     return gpu_smoke.run_all(NOTEBOOKS, *smoke)
 
 
