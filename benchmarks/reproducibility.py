@@ -32,21 +32,24 @@ from course_lib.profiles import TIME_MARKER  # noqa: E402
 
 
 def printed_lines(nb: nbformat.NotebookNode) -> list[str]:
-    """Every compared line of an executed notebook, prefixed by its cell index; [time] lines dropped."""
+    """Every compared line of an executed notebook, prefixed by its cell index; [time] lines dropped.
+
+    A cell's stdout is joined before it is cut into lines: under load the kernel may send one printed
+    line in two stream messages, which must not read as a different line."""
     lines = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
+        texts, stdout = [], ""
         for out in cell.get("outputs", []):
             if out.output_type == "stream" and out.name == "stdout":
-                text = out.text
+                stdout += out.text
             elif out.output_type in ("execute_result", "display_data"):
-                text = out.get("data", {}).get("text/plain", "")
+                texts.append(out.get("data", {}).get("text/plain", ""))
             elif out.output_type == "error":
-                text = f"ERROR {out.ename}: {out.evalue}"
-            else:
-                continue
-            lines += [f"[cell {i}] {line}" for line in text.splitlines() if TIME_MARKER not in line]
+                texts.append(f"ERROR {out.ename}: {out.evalue}")
+        lines += [f"[cell {i}] {line}" for text in (stdout, *texts) for line in text.splitlines()
+                  if TIME_MARKER not in line]
     return lines
 
 

@@ -37,3 +37,15 @@ def test_errors_are_compared() -> None:
     nb = new_notebook(cells=[new_code_cell("1/0", outputs=[
         new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])])])
     assert reproducibility.printed_lines(nb) == ["[cell 0] ERROR ZeroDivisionError: division by zero"]
+
+
+def test_a_line_sent_in_two_stream_messages_is_one_line() -> None:
+    """Under load the kernel may split one printed line over two stdout messages (a widget between them)."""
+    def cell(*chunks):
+        outs = [new_output("stream", name="stdout", text=chunks[0]),
+                new_output("display_data", data={"text/plain": "bar"}),
+                *[new_output("stream", name="stdout", text=c) for c in chunks[1:]]]
+        return new_notebook(cells=[new_code_cell("...", outputs=outs)])
+    whole = reproducibility.printed_lines(cell("probe 61.1%\nkNN 40.0%\n", ""))
+    assert reproducibility.printed_lines(cell("probe 61.1%\nkNN ", "40.0%\n")) == whole == [
+        "[cell 0] probe 61.1%", "[cell 0] kNN 40.0%", "[cell 0] bar"]

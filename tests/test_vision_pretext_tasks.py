@@ -174,3 +174,54 @@ def test_fixed_sky_option_puts_light_on_top_only_when_asked() -> None:
     brightness = lambda x: (x[:, :4].mean((1, 2, 3)) - x[:, -4:].mean((1, 2, 3)))  # top minus bottom rows
     assert (brightness(x_fixed.astype(float)) > 0).all()
     assert (brightness(x_rand.astype(float)) < 0).any()
+
+
+def test_conv_encoder_without_batch_norm_keeps_the_default_and_the_shapes() -> None:
+    torch.manual_seed(0)
+    default = encoders.ConvEncoder(width=4)
+    torch.manual_seed(0)
+    plain = encoders.ConvEncoder(width=4, batch_norm=False)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in default.modules())      # the default is unchanged
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert all(m.bias is not None for m in plain.modules() if isinstance(m, torch.nn.Conv2d))
+    x = torch.rand(2, 3, 16, 16)
+    assert plain(x).shape == default(x).shape == (2, plain.dim)
+    assert [f.shape for f in probing.layer_features(plain, x)] == [(2, 4), (2, 8), (2, 16), (2, 32)]
+
+
+def test_object_masks_match_the_rendered_shapes() -> None:
+    from course_lib import data
+    for train in (True, False):
+        imgs = data.load_images("shapes", train=train, n=40, seed=2, size=24)
+        m = probing.object_masks(40, 24, seed=2, train=train)
+        assert m.shape == (40, 24, 24) and m.dtype == torch.bool and m.flatten(1).any(1).all()
+        x = imgs.x.permute(0, 2, 3, 1)                                                   # (N, H, W, 3)
+        for i in range(40):                     # the object's pixels (off its anti-aliased rim) share one colour
+            inner = m[i] & ~torch.nn.functional.max_pool2d((~m[i]).float()[None], 3, 1, 1)[0].bool()
+            if inner.sum() > 1:
+                assert x[i][inner].std(0).max() < 0.02
+
+
+@pytest.mark.parametrize("upsample", ["bilinear", "transposed"])
+def test_decoder_upsample_options_paint_full_images(upsample: str) -> None:
+    torch.manual_seed(0)
+    model = inpainting.ContextEncoder(encoders.ConvEncoder(width=4), image_size=16, mask="central", hole=8,
+                                      adv_weight=0.001, width=4, upsample=upsample)
+    x = torch.rand(4, 3, 16, 16, generator=g())
+    out = model.inpaint(x, model.masks(4))
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    model.loss(x)
+    assert set(model.parts) == {"rec", "adv", "disc"} and all(v.dim() == 0 for v in model.parts.values())
+    with pytest.raises(ValueError, match="unknown upsample"):
+        inpainting.Decoder(8, 16, upsample="cubic")
+
+
+def test_gradient_energy_is_lower_for_a_blurred_fill() -> None:
+    x = (torch.rand(2, 3, 16, 16, generator=g()) > 0.5).float()
+    m = masks.central_mask(2, 16, 8)
+    blurred = torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1)
+    assert inpainting.gradient_energy(blurred, m) < inpainting.gradient_energy(x, m)
+    assert inpainting.gradient_energy(torch.full_like(x, 0.3), m) == 0.0
+    step = torch.zeros(1, 1, 4, 4)
+    step[..., 2:] = 1.0  # one vertical edge of height 1: 4 of the 24 neighbour pairs differ by 1
+    assert math.isclose(inpainting.gradient_energy(step, torch.ones(1, 1, 4, 4)), 4 / 24, rel_tol=1e-6)

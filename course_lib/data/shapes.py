@@ -157,6 +157,29 @@ def factor_bins(factors: dict[str, np.ndarray], bins: int = 10) -> dict[str, np.
             "position": cut(f["centre"][:, 0], -0.5, 0.5, 3) * 3 + cut(f["centre"][:, 1], -0.5, 0.5, 3)}
 
 
+def coverage(factors: dict[str, np.ndarray], size: int) -> np.ndarray:
+    """How much of each output pixel the image's shape covers, from its drawn factors: (N, S, S) in [0, 1].
+
+    The object's soft mask (``>= 0.5`` for a hard one): ``coverage(split_factors(n, seed, train=...), size)``
+    belongs to the images ``load_images("shapes" | "shapes_plain" | "shapes_colour", ...)`` returns."""
+    y, scale, centre, tilt = factors["y"], factors["scale"], factors["centre"], factors["tilt"]
+    hi = size * _SUPERSAMPLE
+    g = (np.arange(hi) + 0.5) / hi * 2.0 - 1.0  # pixel centres in [-1, 1]
+    gx, gy = g[None, None, :], -g[None, :, None]  # image y grows downwards; shapes' y points up
+    out = np.zeros((len(y), size, size), dtype=np.float32)
+    for c, name in enumerate(CLASSES):
+        idx = np.flatnonzero(y == c)
+        if idx.size == 0:
+            continue
+        cos, sin = np.cos(tilt[idx])[:, None, None], np.sin(tilt[idx])[:, None, None]
+        dx = (gx - centre[idx, 0, None, None]) / scale[idx, None, None]  # (n_c, hi, hi)
+        dy = (gy - centre[idx, 1, None, None]) / scale[idx, None, None]
+        lx, ly = cos * dx + sin * dy, -sin * dx + cos * dy  # rotate the grid by -tilt
+        mask = _inside(name, lx, ly).astype(np.float32)
+        out[idx] = mask.reshape(idx.size, size, _SUPERSAMPLE, size, _SUPERSAMPLE).mean(axis=(2, 4))
+    return out
+
+
 def make_shapes(n: int, size: int = 32, seed: int = 0, *, fixed_sky: bool = False,
                 colours: str = "random") -> tuple[np.ndarray, np.ndarray]:
     """Render ``n`` images: (N, S, S, 3) uint8 and balanced labels (N,) int64; deterministic.
@@ -171,24 +194,11 @@ def make_shapes(n: int, size: int = 32, seed: int = 0, *, fixed_sky: bool = Fals
         raise ValueError(f"make_shapes needs n >= 0 and size >= 8, got n={n}, size={size}")
     rng = np.random.default_rng(seed)
     f = _draw(rng, n, colours)
-    y, scale, centre, tilt, colour = f["y"], f["scale"], f["centre"], f["tilt"], f["colour"]
+    y, colour = f["y"], f["colour"]
     images = _backgrounds(rng, n, size, fixed_sky, grey=colours == "plain")  # (N, S, S, 3)
 
-    hi = size * _SUPERSAMPLE
-    g = (np.arange(hi) + 0.5) / hi * 2.0 - 1.0  # pixel centres in [-1, 1]
-    gx, gy = g[None, None, :], -g[None, :, None]  # image y grows downwards; shapes' y points up
-    for c, name in enumerate(CLASSES):
-        idx = np.flatnonzero(y == c)
-        if idx.size == 0:
-            continue
-        cos, sin = np.cos(tilt[idx])[:, None, None], np.sin(tilt[idx])[:, None, None]
-        dx = (gx - centre[idx, 0, None, None]) / scale[idx, None, None]  # (n_c, hi, hi)
-        dy = (gy - centre[idx, 1, None, None]) / scale[idx, None, None]
-        lx, ly = cos * dx + sin * dy, -sin * dx + cos * dy  # rotate the grid by -tilt
-        mask = _inside(name, lx, ly).astype(np.float32)
-        alpha = mask.reshape(idx.size, size, _SUPERSAMPLE, size, _SUPERSAMPLE).mean(axis=(2, 4))
-        alpha = alpha[..., None]  # (n_c, S, S, 1) coverage of each output pixel
-        images[idx] = images[idx] * (1 - alpha) + colour[idx, None, None, :] * alpha
+    alpha = coverage(f, size)[..., None]  # (N, S, S, 1) coverage of each output pixel
+    images = images * (1 - alpha) + colour[:, None, None, :] * alpha
     x = np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
     return x, y.astype(np.int64)
 

@@ -203,7 +203,7 @@ def _yiq_matrices(device: torch.device, dtype: torch.dtype) -> tuple[torch.Tenso
     exact = dtype if dtype in (torch.float32, torch.float64) else torch.float32
     to_yiq = torch.tensor(_TO_YIQ, dtype=exact)
     from_yiq = torch.linalg.inv(to_yiq)
-    if device.type == "cpu":
+    if device == torch.device("cpu"):   # the host itself (a smoke run's "cpu:0" takes the device path)
         return to_yiq.to(dtype), from_yiq.to(dtype)
     return _on_device(to_yiq.to(dtype), device), _on_device(from_yiq.to(dtype), device)
 

@@ -5,8 +5,10 @@ import torch
 from torch import nn
 
 
-def _block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
-    """conv3x3 -> BatchNorm -> ReLU; stride 2 halves the spatial size."""
+def _block(c_in: int, c_out: int, stride: int, batch_norm: bool = True) -> nn.Sequential:
+    """conv3x3 -> BatchNorm -> ReLU (conv3x3 with a bias -> ReLU without BatchNorm); stride 2 halves the size."""
+    if not batch_norm:
+        return nn.Sequential(nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1), nn.ReLU(inplace=True))
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=False),
         nn.BatchNorm2d(c_out),
@@ -15,9 +17,12 @@ def _block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
 
 
 class ConvEncoder(nn.Module):
-    """Four conv-BN-ReLU blocks and a global average pool: (B, C, H, W) -> (B, 8 * width); fast on a CPU."""
+    """Four conv-BN-ReLU blocks and a global average pool: (B, C, H, W) -> (B, 8 * width); fast on a CPU.
 
-    def __init__(self, width: int = 32, in_channels: int = 3) -> None:
+    ``batch_norm=False`` builds the same network without BatchNorm (each convolution gets a bias): the second
+    architecture of notebook 06's "architecture matters" comparison."""
+
+    def __init__(self, width: int = 32, in_channels: int = 3, *, batch_norm: bool = True) -> None:
         super().__init__()
         if width < 1 or in_channels < 1:
             raise ValueError(f"width and in_channels must be positive, got width={width}, "
@@ -26,10 +31,10 @@ class ConvEncoder(nn.Module):
         # The first block already strides by 2: a full-resolution block costs 3x the whole rest
         # of the network on a CPU. Channels double while the image halves, so blocks cost alike.
         self.features = nn.Sequential(
-            _block(in_channels, w, stride=2),  # (B, w, H/2, W/2)
-            _block(w, 2 * w, stride=2),        # (B, 2w, H/4, W/4)
-            _block(2 * w, 4 * w, stride=2),    # (B, 4w, H/8, W/8)
-            _block(4 * w, 8 * w, stride=1),    # (B, 8w, H/8, W/8)
+            _block(in_channels, w, 2, batch_norm),  # (B, w, H/2, W/2)
+            _block(w, 2 * w, 2, batch_norm),        # (B, 2w, H/4, W/4)
+            _block(2 * w, 4 * w, 2, batch_norm),    # (B, 4w, H/8, W/8)
+            _block(4 * w, 8 * w, 1, batch_norm),    # (B, 8w, H/8, W/8)
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dim = 8 * w

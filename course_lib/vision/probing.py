@@ -80,6 +80,16 @@ def pretext_accuracy(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256
     return correct / len(x)
 
 
+def object_masks(n: int, size: int = 32, seed: int = 0, *, train: bool = True) -> torch.Tensor:
+    """The object's mask of every image that data.load_images("shapes", train=train, n=n, seed=seed, size=size)
+    returns: (N, S, S) bool, True where the shape covers at least half of the pixel: the generator's own
+    coverage of the factors it drew (data.shapes.coverage of split_factors), exact, not guessed from colours.
+    The same masks fit "shapes_plain" and "shapes_colour" (their shapes and poses are drawn alike)."""
+    from ..data import shapes
+
+    return torch.from_numpy(shapes.coverage(shapes.split_factors(n, seed, train=train), size) >= 0.5)
+
+
 def saliency(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """|d score / d pixel|, max over colour channels (Simonyan et al. 2014): (B, C, H, W) -> (B, H, W)."""
     x = x.detach().clone().requires_grad_(True)
