@@ -38,16 +38,35 @@ def psnr(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> float:
 
 
 class Decoder(nn.Module):
-    """Feature vector (B, dim) -> image (B, 3, S, S): a linear layer to an S/8 map, then 2 upsampling convs."""
+    """Feature vector (B, dim) -> image (B, 3, S, S): a linear layer to an S/8 map, then three upsampling steps.
 
-    def __init__(self, dim: int, image_size: int, channels: int = 3, width: int = 32) -> None:
+    upsample="bilinear" (the default) paints at half resolution and enlarges the colours bilinearly;
+    upsample="transposed" paints every pixel with learned up-convolutions (stride-2 transposed convs,
+    like Pathak et al.'s decoder), so no fixed interpolation smooths the fill whatever the loss.
+    """
+
+    UPSAMPLES = ("bilinear", "transposed")
+
+    def __init__(self, dim: int, image_size: int, channels: int = 3, width: int = 32,
+                 upsample: str = "bilinear") -> None:
         super().__init__()
         if image_size % 8:
             raise ValueError(f"the decoder needs an image size divisible by 8, got {image_size}")
-        self.s0, self.c0 = image_size // 8, 4 * width
+        if upsample not in self.UPSAMPLES:
+            raise ValueError(f"unknown upsample {upsample!r}; choose one of {', '.join(self.UPSAMPLES)}")
+        self.s0, self.c0, self.upsample = image_size // 8, 4 * width, upsample
         # The fully connected layer lets every hole pixel depend on the whole context (the paper's
         # channel-wise fully connected layer plays this role).
         self.fc = nn.Sequential(nn.Linear(dim, self.c0 * self.s0 * self.s0), nn.ReLU(inplace=True))
+
+        if upsample == "transposed":
+            def upconv(c_in: int, c_out: int) -> nn.Sequential:
+                return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out),
+                                     nn.ReLU(inplace=True))
+
+            self.net = nn.Sequential(upconv(4 * width, 2 * width), upconv(2 * width, width),   # S/4, S/2
+                                     nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Sigmoid())  # S
+            return
 
         def up(c_in: int, c_out: int) -> nn.Sequential:
             return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
@@ -85,7 +104,7 @@ class ContextEncoder(nn.Module):
     """Encoder + decoder that inpaint a masked region; with adv_weight > 0, a discriminator too."""
 
     def __init__(self, encoder: nn.Module, *, image_size: int, mask: str = "central", hole: int | None = None,
-                 adv_weight: float = 0.0, width: int = 32) -> None:
+                 adv_weight: float = 0.0, width: int = 32, upsample: str = "bilinear") -> None:
         super().__init__()
         if not hasattr(encoder, "dim"):
             raise AttributeError("ContextEncoder needs an encoder with a .dim attribute (its output size), "
@@ -93,9 +112,10 @@ class ContextEncoder(nn.Module):
         hole = image_size // 2 if hole is None else hole
         make_mask(mask, 1, image_size, hole)  # fail now, with a clear message, on a bad kind or size
         self.encoder, self.mask_kind, self.hole, self.image_size = encoder, mask, hole, image_size
-        self.decoder = Decoder(encoder.dim, image_size, width=width)
+        self.decoder = Decoder(encoder.dim, image_size, width=width, upsample=upsample)
         self.adv_weight = adv_weight
         self.discriminator = Discriminator(width=width) if adv_weight > 0 else None
+        self.parts: dict[str, torch.Tensor] = {}  # the last loss(x)'s terms, detached: rec (+ adv, disc)
 
     def masks(self, b: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None) -> torch.Tensor:
         """A batch of this model's masks (B, 1, S, S), 1 in the hole."""
@@ -113,6 +133,7 @@ class ContextEncoder(nn.Module):
         mask = self.masks(len(x), x.device)
         x_hat = self.inpaint(x, mask)
         rec = masked_l2(x_hat, x, mask)
+        self.parts = {"rec": rec.detach()}
         if self.discriminator is None:
             return rec
         fake = x * (1 - mask) + x_hat * mask  # the context with the predicted hole pasted in
@@ -124,6 +145,7 @@ class ContextEncoder(nn.Module):
         # trains only the encoder and decoder. One optimizer then serves both players.
         frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
         g_adv = F.binary_cross_entropy_with_logits(functional_call(self.discriminator, frozen, (fake,)), ones)
+        self.parts.update(adv=g_adv.detach(), disc=d_loss.detach())
         w = self.adv_weight
         return (1 - w) * rec + w * g_adv + d_loss
 
@@ -147,5 +169,14 @@ def sharpness(x: torch.Tensor, mask: torch.Tensor) -> float:
     """Mean absolute difference between neighbouring pixels inside the hole (blurry images score low)."""
     dx = (x[..., :, 1:] - x[..., :, :-1]).abs() * mask[..., :, 1:] * mask[..., :, :-1]
     dy = (x[..., 1:, :] - x[..., :-1, :]).abs() * mask[..., 1:, :] * mask[..., :-1, :]
+    n = (mask[..., :, 1:] * mask[..., :, :-1]).sum() + (mask[..., 1:, :] * mask[..., :-1, :]).sum()
+    return ((dx.sum() + dy.sum()) / (n * x.shape[1]).clamp_min(1.0)).item()
+
+
+def gradient_energy(x: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean squared difference between neighbouring pixels inside the hole: the power of the fill's
+    edges and texture (its high frequencies). A blurred image has less of it than the sharp original."""
+    dx = (x[..., :, 1:] - x[..., :, :-1]).pow(2) * mask[..., :, 1:] * mask[..., :, :-1]
+    dy = (x[..., 1:, :] - x[..., :-1, :]).pow(2) * mask[..., 1:, :] * mask[..., :-1, :]
     n = (mask[..., :, 1:] * mask[..., :, :-1]).sum() + (mask[..., 1:, :] * mask[..., :-1, :]).sum()
     return ((dx.sum() + dy.sum()) / (n * x.shape[1]).clamp_min(1.0)).item()
