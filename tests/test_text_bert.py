@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from course_lib import checks
+from course_lib.claims import FAILS, HOLDS
 from course_lib.text import bert
 from course_lib.text.tokenizer import WordPiece
 
@@ -155,10 +156,13 @@ def test_slopes_and_verdicts_follow_the_figures() -> None:
     assert bert.loglog_slope([32, 64], [3.0, 3.0]) == pytest.approx(0.0)
     lines = bert.timing_verdict(_timings(2.0, 1.0))
     assert "best of 7 rounds" in lines[0] and "self-attention 2.00 | 2.00" in lines[0] and "LSTM 1.00 | 1.00" in lines[0]
-    assert lines[1].startswith("as the table predicts") and lines[2].startswith("as the table predicts")
+    assert lines[1].startswith(f"{HOLDS}: at the largest lengths self-attention's time grows faster")
+    assert lines[2].startswith(f"{HOLDS}: the LSTM's time grows about linearly")
     flat = bert.timing_verdict(_timings(1.0, 1.6))        # what a loaded machine can print: no claim survives
-    assert flat[1].startswith("not in this run") and "slope 1.00 vs 1.60" in flat[1]
-    assert flat[2].startswith("not in this run") and "slope 1.60" in flat[2]
+    assert flat[1].startswith(f"{FAILS}: at the largest lengths") and "slope 1.00 vs 1.60" in flat[1]
+    assert flat[2].startswith(f"{FAILS}: the LSTM's time grows about linearly") and "slope 1.60" in flat[2]
+    # the same positive sentence either way, never a double negative
+    assert [x.split(": ", 1)[1].split("  [")[0] for x in lines[1:]] == [x.split(": ", 1)[1].split("  [")[0] for x in flat[1:]]
     with pytest.raises(ValueError, match="two lengths"):
         bert.timing_verdict(_timings(2.0, 1.0, lengths=(32,)))
 
