@@ -76,16 +76,13 @@ def embed(encoder: nn.Module, x: torch.Tensor, *, batch_size: int = 512,
     return z
 
 
-def linear_probe(z_train, y_train, z_test, y_test, *, epochs: int = 100, lr: float = 1.0,
-                 weight_decay: float = 1e-4, seed: int = 0, device: torch.device | str | None = None) -> float:
-    """Fit multinomial logistic regression on frozen features (full-batch L-BFGS) on the run's device; return test accuracy."""
-    device = runtime.resolve_device(device)
-    z_train, y_train, z_test, y_test = _check_pair(z_train, y_train, z_test, y_test, device)
+def _fit_probe(z_train: torch.Tensor, y_train: torch.Tensor, n_classes: int, *, epochs: int, lr: float,
+               weight_decay: float, seed: int, device: torch.device) -> tuple[nn.Linear, torch.Tensor, torch.Tensor]:
+    """Logistic regression on standardised features (full-batch L-BFGS): return (probe, mean, std), the
+    probe acting on (z - mean) / std."""
     # Standardise with the training statistics only, so the test set never leaks into the probe.
     mean, std = z_train.mean(0), z_train.std(0, unbiased=False).clamp_min(1e-6)
-    z_train, z_test = (z_train - mean) / std, (z_test - mean) / std  # (N, D)
-    n_classes = int(max(y_train.max(), y_test.max())) + 1
-
+    z_train = (z_train - mean) / std  # (N, D)
     generator = torch.Generator().manual_seed(seed)
     probe = nn.Linear(z_train.shape[1], n_classes)
     with torch.no_grad():  # small random start: the seed then fully fixes the result
@@ -104,8 +101,19 @@ def linear_probe(z_train, y_train, z_test, y_test, *, epochs: int = 100, lr: flo
 
     with torch.enable_grad():
         opt.step(closure)
+    return probe, mean, std
+
+
+def linear_probe(z_train, y_train, z_test, y_test, *, epochs: int = 100, lr: float = 1.0,
+                 weight_decay: float = 1e-4, seed: int = 0, device: torch.device | str | None = None) -> float:
+    """Fit multinomial logistic regression on frozen features (full-batch L-BFGS) on the run's device; return test accuracy."""
+    device = runtime.resolve_device(device)
+    z_train, y_train, z_test, y_test = _check_pair(z_train, y_train, z_test, y_test, device)
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    probe, mean, std = _fit_probe(z_train, y_train, n_classes, epochs=epochs, lr=lr, weight_decay=weight_decay,
+                                  seed=seed, device=device)
     with torch.no_grad():
-        pred = probe(z_test).argmax(1)  # (N_test,)
+        pred = probe((z_test - mean) / std).argmax(1)  # (N_test,)
     return (pred == y_test).float().mean().item()
 
 
@@ -219,10 +227,15 @@ def label_subset(y, fraction: float, *, seed: int = 0) -> torch.Tensor:
 
 def train_supervised(encoder: nn.Module, x_train, y_train, *, epochs: int, lr: float = 1e-3, batch_size: int = 64,
                      seed: int = 0, n_classes: int | None = None,
-                     device: torch.device | str | None = None) -> nn.Sequential:
+                     device: torch.device | str | None = None, encoder_lr_scale: float = 1.0,
+                     probe_init: bool = False) -> nn.Sequential:
     """A copy of the encoder plus a linear head (n_classes outputs, default y_train.max() + 1) trained on
     (x_train, y_train), all weights: nn.Sequential(encoder, head). Its [0] is the trained encoder
-    (notebook 09 transfers it: the supervised row of a transfer table)."""
+    (notebook 09 transfers it: the supervised row of a transfer table).
+
+    The recipe for a pretrained encoder: encoder_lr_scale < 1 trains the encoder at lr * encoder_lr_scale
+    and the head at lr, and probe_init starts the head from a linear probe fitted on the frozen features
+    of x_train, so that the first steps do not push a random head's gradients into pretrained weights."""
     import copy
 
     from . import training  # imported here: training imports nothing from evaluation, keep it that way
@@ -232,23 +245,37 @@ def train_supervised(encoder: nn.Module, x_train, y_train, *, epochs: int, lr: f
     device = runtime.resolve_device(device, encoder)
     torch.manual_seed(seed)
     net = nn.Sequential(copy.deepcopy(encoder), nn.Linear(encoder.dim, n_classes or int(y_train.max()) + 1)).to(device)
+    if probe_init:  # the head starts as the probe: head(h) = probe((h - mean) / std)
+        z = embed(net[0], x_train, device=device).to(device)  # (N, D)
+        probe, mean, std = _fit_probe(z, y_train.to(device), net[1].out_features, epochs=100, lr=1.0,
+                                      weight_decay=1e-4, seed=seed, device=device)
+        with torch.no_grad():
+            net[1].weight.copy_(probe.weight / std)
+            net[1].bias.copy_(probe.bias - net[1].weight @ mean)
+    optimizer = None  # fit's default: AdamW at lr on every weight
+    if encoder_lr_scale != 1.0:
+        optimizer = torch.optim.AdamW([{"params": net[0].parameters(), "lr": lr * encoder_lr_scale},
+                                       {"params": net[1].parameters(), "lr": lr}])
     batches = training.DeviceLoader(x_train, y_train, batch_size=min(batch_size, len(x_train)), seed=seed,
                                     device=device)
     training.fit(net, lambda m, b: F.cross_entropy(m(b[0]), b[1]), batches, epochs=epochs, lr=lr,
-                 device=device, progress=False)
+                 optimizer=optimizer, device=device, progress=False)
     return net
 
 
 def finetune(encoder: nn.Module, x_train, y_train, x_test, y_test, *, epochs: int, lr: float = 1e-3,
-             batch_size: int = 64, seed: int = 0, device: torch.device | str | None = None) -> float:
+             batch_size: int = 64, seed: int = 0, device: torch.device | str | None = None,
+             encoder_lr_scale: float = 1.0, probe_init: bool = False) -> float:
     """Train a copy of the encoder plus a linear head on (x_train, y_train), all weights; return test accuracy.
 
-    With a randomly initialised encoder this is the supervised baseline on the same labels.
+    With a randomly initialised encoder this is the supervised baseline on the same labels. A pretrained
+    encoder may need a gentler recipe of its own (train_supervised's encoder_lr_scale and probe_init).
     """
     x_train, x_test = torch.as_tensor(x_train), torch.as_tensor(x_test)
     y_train, y_test = _labels(y_train, len(x_train), "y_train"), _labels(y_test, len(x_test), "y_test")
     net = train_supervised(encoder, x_train, y_train, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                           n_classes=int(max(y_train.max(), y_test.max())) + 1, device=device)
+                           n_classes=int(max(y_train.max(), y_test.max())) + 1, device=device,
+                           encoder_lr_scale=encoder_lr_scale, probe_init=probe_init)
     pred = embed(net, x_test, device=device).argmax(1)  # (N_test,) logits -> class
     return (pred == y_test).float().mean().item()
 

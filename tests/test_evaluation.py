@@ -99,3 +99,36 @@ def test_class_examples_and_spread_verdicts():
     lines = evaluation.spread_verdicts({"a": [0.30, 0.31, 0.32], "b": [0.35, 0.36, 0.37], "c": [0.31, 0.36, 0.33]})
     assert lines[0].startswith("a vs b: -5.0 points, beyond the spread")
     assert "within the spread" in lines[1] and "within the spread" in lines[2] and len(lines) == 3
+
+
+class _TinyEncoder(nn.Module):
+    """A linear encoder with the .dim attribute train_supervised reads."""
+
+    def __init__(self, d_in: int = 16, dim: int = 8):
+        super().__init__()
+        self.dim, self.net = dim, nn.Linear(d_in, dim)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def test_finetune_recipe_for_pretrained_encoders(split):
+    z_tr, y_tr, z_te, y_te, _, _ = split
+    torch.manual_seed(0)
+    enc = _TinyEncoder()
+    # probe_init: before any step, the network predicts as the linear probe on the frozen features does
+    net = evaluation.train_supervised(enc, z_tr, y_tr, epochs=0, probe_init=True, n_classes=4)
+    acc0 = (evaluation.embed(net, z_te).argmax(1) == y_te).float().mean().item()
+    probe = evaluation.linear_probe(evaluation.embed(enc, z_tr), y_tr, evaluation.embed(enc, z_te), y_te)
+    assert abs(acc0 - probe) < 0.01
+    # encoder_lr_scale=0 freezes the encoder's weights and still trains the head; the default trains both
+    frozen = evaluation.train_supervised(enc, z_tr, y_tr, epochs=1, encoder_lr_scale=0.0)
+    both = evaluation.train_supervised(enc, z_tr, y_tr, epochs=1)
+    assert torch.equal(frozen[0].net.weight, enc.net.weight)
+    assert not torch.equal(both[0].net.weight, enc.net.weight)
+    assert not torch.equal(frozen[1].weight, both[1].weight)
+    # the defaults keep the plain recipe, deterministically
+    kw = dict(epochs=2, seed=3)
+    assert evaluation.finetune(enc, z_tr, y_tr, z_te, y_te, **kw) == evaluation.finetune(
+        enc, z_tr, y_tr, z_te, y_te, encoder_lr_scale=1.0, probe_init=False, **kw)
+    assert evaluation.finetune(enc, z_tr, y_tr, z_te, y_te, encoder_lr_scale=0.1, probe_init=True, **kw) > 0.9
