@@ -9,7 +9,8 @@ scale the profile covers (ci: ci-scale claims; cpu: all) and that is not shown c
 ``relied_not_shown``. ``--write`` (with ``--profile cpu``) stores the run as the laptop reference,
 ``data/reference/cpu_claims.json``, with date, commit and seconds: the ci run prints its figures
 beside every cpu-scale claim. ``--keep DIR`` keeps the executed notebooks (e.g. for a website).
-Torch threads: the kernel's default (all cores) in cpu and gpu; one per kernel in ci, as make test.
+Torch threads: the kernel's default (all cores) in every profile, as benchmarks/notebook_times.py times the
+budgets (make test runs two kernels of one thread each, so its cells take longer than these seconds).
 The last line is one JSON object: {"profile", "notebooks": {name: {"seconds", "banner_s", "shown",
 "not_shown": [texts]}}, "relied_not_shown", "over_banner": [names], "total_s"}.
 """
@@ -43,10 +44,9 @@ _RANK = claims._RANK
 def run_notebook(path: Path, profile: str, keep: Path | None) -> dict:
     """Execute PATH in a fresh kernel; return its seconds, banner, error and claims."""
     nb = nbformat.read(path, as_version=4)
-    env = {**os.environ, "COURSE_PROFILE": profile, "MPLBACKEND": "Agg"}
+    env = {**os.environ, "COURSE_PROFILE": profile}
     env.pop("CLAIMS_STRICT", None)   # collect every verdict; strictness is this script's to judge
-    if profile == "ci":
-        env["OMP_NUM_THREADS"] = "1"
+    env.pop("MPLBACKEND", None)      # Jupyter's inline figures, as students see them (and --keep keeps them)
     with tempfile.TemporaryDirectory() as tmp:
         env["COURSE_CLAIMS_LOG"] = log = os.path.join(tmp, "claims.jsonl")
         error, start = None, time.perf_counter()

@@ -54,7 +54,8 @@ def plan(notebook: str, row: dict) -> list[tuple[str, float]]:
     n_eval = n + (row["n_test"] or CIFAR10["test"])           # one score_encoder: embed train + test
     if notebook == "07_simclr":
         k = len(row["grid_ops"])
-        short = k * (k + 1) // 2 + len(row["taus"]) + 2 + 1     # grid cells, temperatures, two losses, h vs g(h)
+        # grid cells, temperatures, two losses, h vs g(h): each from small_seeds seeds
+        short = (k * (k + 1) // 2 + len(row["taus"]) + 2 + 1) * row.get("small_seeds", 1)
         return [("simclr", 2 * row["epochs"] * n),              # the main run and the run without colour
                 ("simclr", short * row["small_epochs"] * row["small_n"]),
                 ("embed", (row["epochs"] // row["knn_every"] + 3 + 1 + short) * n_eval)]
