@@ -22,7 +22,8 @@ claim("an aside", False)"""
 
 def test_a_run_counts_relied_on_claims_at_the_profiles_scale(tmp_path: Path) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(_CODE)]
+    nb.cells = [nbformat.v4.new_code_cell(_CODE),
+                nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()")]
     path = tmp_path / "00_tour.ipynb"
     nbformat.write(nb, path)
     result = course_claims.run_notebook(path, "ci", keep=tmp_path / "kept")
@@ -30,7 +31,8 @@ def test_a_run_counts_relied_on_claims_at_the_profiles_scale(tmp_path: Path) -> 
     assert [(c["text"], c["holds"], c["scale"]) for c in result["claims"]] == [
         ("a ci lesson that holds", True, "ci"), ("a ci lesson that fails", False, "ci"),
         ("a laptop lesson", False, "cpu"), ("an aside", False, "ci")]
-    assert (tmp_path / "kept" / "00_tour.ipynb").exists()
+    kept = nbformat.read(tmp_path / "kept" / "00_tour.ipynb", as_version=4)   # with its figure, as students see it
+    assert any("image/png" in out.get("data", {}) for out in kept.cells[1].outputs)
     ci = course_claims.summary("ci", {"00_tour": result})
     assert ci["relied_not_shown"] == 1 and ci["notebooks"]["00_tour"]["shown"] == 1   # the cpu claim waits for cpu
     assert ci["notebooks"]["00_tour"]["not_shown"] == ["a ci lesson that fails", "a laptop lesson", "an aside"]
